@@ -26,6 +26,7 @@ def extension(pyx):
 setup(
     ext_modules=cythonize(
         [extension(p) for p in sorted(glob.glob(os.path.join(NATIVE, "*.pyx")))],
+        include_path=["src"],
         compiler_directives={
             "language_level": 3,
             "boundscheck": False,

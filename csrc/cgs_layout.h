@@ -1,0 +1,62 @@
+/* The C view of one history row (schema.STATS_DTYPE) and one disk entry
+ * (schema.DISK_ENTRY_DTYPE). Field order and types must match schema.py exactly;
+ * tests/test_schema.py compares every offset. All fields are 8-byte integers so
+ * the layout has no padding. */
+#ifndef CGS_LAYOUT_H
+#define CGS_LAYOUT_H
+#include <stdint.h>
+
+typedef struct {
+    int64_t  timestamp_ns;
+    uint64_t valid;
+    uint64_t cpu_usage_total;
+    uint64_t cpu_user;
+    uint64_t cpu_system;
+    uint64_t cpu_cfs_periods;
+    uint64_t cpu_cfs_throttled_periods;
+    uint64_t cpu_cfs_throttled_time;
+    uint64_t cpu_percpu_count;
+    uint64_t memory_usage;
+    uint64_t memory_max_usage;
+    uint64_t memory_cache;
+    uint64_t memory_rss;
+    uint64_t memory_swap;
+    uint64_t memory_mapped_file;
+    uint64_t memory_working_set;
+    uint64_t memory_failcnt;
+    uint64_t memory_inactive_file;
+    uint64_t memory_pgfault;
+    uint64_t memory_pgmajfault;
+    uint64_t diskio_count;
+    uint64_t diskio_overflow;
+    uint64_t process_count;
+} cgs_row;
+
+typedef struct {
+    uint32_t major;
+    uint32_t minor;
+    uint16_t list;   /* CGS_LIST_* : which DiskIoStats list */
+    uint16_t op;     /* CGS_OP_* : which key of PerDiskStats.stats */
+    uint32_t pad;
+    uint64_t value;
+} cgs_disk_entry;
+
+/* Groups: one valid bit each in cgs_row.valid. */
+enum {
+    CGS_CPU = 1, CGS_CFS = 2, CGS_PERCPU = 4, CGS_MEMORY = 8,
+    CGS_DISKIO = 16, CGS_PROCESSES = 32,
+};
+
+/* DiskIoStats lists, in the seed's field order. */
+enum {
+    CGS_LIST_SERVICE_BYTES = 0, CGS_LIST_SERVICED, CGS_LIST_QUEUED, CGS_LIST_SECTORS,
+    CGS_LIST_SERVICE_TIME, CGS_LIST_WAIT_TIME, CGS_LIST_MERGED, CGS_LIST_TIME,
+};
+
+/* Operation keys; CGS_OP_COUNT is the kernel's op-less value, named "Count" by cAdvisor. */
+enum {
+    CGS_OP_COUNT = 0, CGS_OP_READ, CGS_OP_WRITE, CGS_OP_SYNC, CGS_OP_ASYNC,
+    CGS_OP_DISCARD, CGS_OP_TOTAL,
+};
+
+#endif

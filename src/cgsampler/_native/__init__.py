@@ -1,0 +1,1 @@
+"""Cython core: parsers (one per kernel file format) and the sweep engine."""

@@ -1,0 +1,117 @@
+"""Generic kernel text formats shared by many files: a single value, flat
+"key value" lines, and newline-separated lists. Pure functions of the bytes."""
+from libc.string cimport memcmp
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, UINT32_MAX
+
+
+cdef int single_value(const char *buf, Py_ssize_t n, uint64_t *out) noexcept nogil:
+    """A file holding one number ("123\\n", "max\\n", "-1\\n"); empty is malformed."""
+    cdef const char *p = buf
+    cdef const char *end = buf + n
+    while p < end and cgs_is_space(p[0]):
+        p += 1
+    while end > p and cgs_is_space((end - 1)[0]):
+        end -= 1
+    if cgs_parse_u64(p, end, out) != CGS_NUM_OK:
+        return PARSE_MALFORMED
+    return PARSE_OK
+
+
+cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row) noexcept nogil:
+    """Lines of "key value": known keys (table) are written to their columns,
+    scaled; unknown keys are skipped. A line without a value, or a known key with
+    a value that is not a number, makes the file malformed. Blank lines and a
+    missing final newline are fine."""
+    cdef const char *p = buf
+    cdef const char *end = buf + n
+    cdef const char *eol
+    cdef const char *k_end
+    cdef const char *v
+    cdef const char *v_end
+    cdef Py_ssize_t klen
+    cdef uint64_t value
+    cdef int i
+    cdef const KeyEntry *e
+    while p < end:
+        eol = cgs_line_end(p, end)
+        p = cgs_skip_spaces(p, eol)
+        if p == eol:
+            p = eol + 1
+            continue
+        k_end = cgs_token_end(p, eol)
+        v = cgs_skip_spaces(k_end, eol)
+        if v == eol:
+            return PARSE_MALFORMED
+        v_end = cgs_token_end(v, eol)
+        klen = k_end - p
+        for i in range(table.n):
+            e = &table.entries[i]
+            if e.keylen == klen and memcmp(e.key, p, klen) == 0:
+                if cgs_parse_u64(v, v_end, &value) != CGS_NUM_OK:
+                    return PARSE_MALFORMED
+                (<uint64_t *>(row + e.offset))[0] = cgs_scale(value, e.scale)
+                break
+        p = eol + 1
+    return PARSE_OK
+
+
+cdef uint64_t count_lines(const char *buf, Py_ssize_t n) noexcept nogil:
+    """Non-empty lines (cgroup.procs: one pid per line; last newline optional)."""
+    cdef uint64_t lines = 0
+    cdef Py_ssize_t i
+    cdef int in_line = 0
+    for i in range(n):
+        if buf[i] == b'\n':
+            if in_line:
+                lines += 1
+            in_line = 0
+        elif not cgs_is_space(buf[i]):
+            in_line = 1
+    return lines + in_line
+
+
+cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,
+                      uint16_t op, uint64_t value) noexcept nogil:
+    cdef cgs_disk_entry *e
+    if sink.count >= sink.cap:
+        sink.overflow += 1
+        return
+    e = &sink.entries[sink.count]
+    e.major = major
+    e.minor = minor
+    e.list = lst
+    e.op = op
+    e.pad = 0
+    e.value = value
+    sink.count += 1
+
+
+cdef int parse_devnum(const char *p, const char *end, uint32_t *major, uint32_t *minor) noexcept nogil:
+    """"MAJ:MIN" -> 0, anything else -> -1."""
+    cdef const char *colon = p
+    cdef uint64_t a, b
+    while colon < end and colon[0] != b':':
+        colon += 1
+    if colon == end or colon == p or colon + 1 == end or p[0] == b'-' or colon[1] == b'-':
+        return -1
+    if cgs_parse_u64(p, colon, &a) != CGS_NUM_OK or cgs_parse_u64(colon + 1, end, &b) != CGS_NUM_OK:
+        return -1
+    if a > UINT32_MAX or b > UINT32_MAX:
+        return -1
+    major[0] = <uint32_t>a
+    minor[0] = <uint32_t>b
+    return 0
+
+
+# Python entry points, for tests and tools (not used on the hot path).
+
+def parse_single_value(bytes data):
+    """Value of a single-number file, or ValueError if malformed."""
+    cdef uint64_t v
+    if single_value(data, len(data), &v) != PARSE_OK:
+        raise ValueError(f"not a cgroup number: {data[:64]!r}")
+    return v
+
+
+def parse_line_count(bytes data):
+    return count_lines(data, len(data))

@@ -1,0 +1,446 @@
+"""The sampling engine: container slots with kept-open file descriptors, and one
+sweep over all of them in a single nogil section that reads each file with
+pread(fd, buf, n, 0) and parses it straight into row t of the history arrays.
+
+Python hands each slot a list of jobs (file path, parser kind, groups, where the
+result goes) built from schema.py; nothing here knows file names. No Python
+object is touched between the start and the end of a sweep."""
+cimport cython
+from cpython.bytes cimport PyBytes_AsString
+from libc.errno cimport errno, EINTR, ENODEV, ENOENT, ESRCH, ENOMEM
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memset, memcpy, strlen
+from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
+from posix.unistd cimport close, pread
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+
+cimport numpy as cnp
+import numpy as np
+
+from cgsampler._native.formats cimport (
+    cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, CGS_U64_MAX,
+    CGS_MEMORY, single_value, flat_keyed, count_lines,
+)
+from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
+from cgsampler._native.cgroup_v2 cimport io_stat
+
+cnp.import_array()
+
+# Parser kinds (schema.py names them; the values are shared through Engine.KINDS).
+cdef enum:
+    K_SINGLE = 0      # one number -> the column at `offset`
+    K_KEYED = 1       # "key value" lines -> columns of key table `table`
+    K_PERCPU = 2      # cpuacct.usage_percpu -> the per-CPU side array
+    K_PROCS = 3       # cgroup.procs -> process_count (line count)
+    K_BLKIO = 4       # one blkio file of group `bgroup`, list `blist`
+    K_IOSTAT = 5      # v2 io.stat -> disk entries
+
+KINDS = {"single": K_SINGLE, "keyed": K_KEYED, "percpu": K_PERCPU, "procs": K_PROCS,
+         "blkio": K_BLKIO, "iostat": K_IOSTAT}
+
+cdef enum:
+    SLOT_FREE = 0
+    SLOT_ACTIVE = 1
+    SLOT_VANISHED = 2
+
+# Slot flags.
+EMULATE_MEMORY_USAGE = 1     # v2 root: no memory.current; usage = anon + file
+cdef enum:
+    F_EMULATE_USAGE = 1
+
+cdef enum:
+    MAX_TABLES = 32
+    INITIAL_BUFFER = 65536
+
+cdef struct Job:
+    int fd               # kept-open fd, or -1: open/read/close each sweep (fd budget exhausted)
+    int kind
+    uint64_t groups      # valid bits this file contributes to
+    int mandatory        # a failure clears `groups`; an optional file failing leaves zeros
+    int multi            # multi-record seq_file: read until EOF, a short read is not the end
+    uint32_t offset
+    int table
+    int bgroup           # K_BLKIO: file group (1..5, tried in order) ...
+    int blist            # ... and DiskIoStats list
+    int probe            # K_BLKIO: first file of its group
+    char *path
+
+cdef struct Slot:
+    int state
+    int flags
+    Py_ssize_t col
+    int njobs
+    Job *jobs
+    uint64_t uncollectable    # groups with a mandatory file absent when the slot was made
+    uint64_t read_errors
+    uint64_t parse_errors
+    int last_errno
+    int last_job
+
+cdef inline int vanished_errno(int e) noexcept nogil:
+    return e == ENODEV or e == ENOENT or e == ESRCH
+
+
+@cython.final
+cdef class Engine:
+    cdef Slot *slots
+    cdef Py_ssize_t nslots
+    cdef KeyTable tables[MAX_TABLES]
+    cdef list _table_keys           # keeps the key bytes alive
+    cdef char *buf
+    cdef Py_ssize_t cap
+    cdef char *stats_base
+    cdef Py_ssize_t T, N, C, D, itemsize
+    cdef uint64_t *percpu_base
+    cdef cgs_disk_entry *disk_base
+    cdef object _arrays
+    cdef public Py_ssize_t kept_fds
+    cdef list _vanished
+
+    def __cinit__(self):
+        self.slots = NULL
+        self.nslots = 0
+        self.buf = <char *>malloc(INITIAL_BUFFER)
+        if self.buf == NULL:
+            raise MemoryError()
+        self.cap = INITIAL_BUFFER
+        memset(self.tables, 0, sizeof(self.tables))
+        self._table_keys = []
+        self._vanished = []
+        self.kept_fds = 0
+        self.stats_base = NULL
+
+    def __dealloc__(self):
+        cdef Py_ssize_t i
+        for i in range(self.nslots):
+            self._free_slot(i)
+        free(self.slots)
+        for i in range(MAX_TABLES):
+            free(self.tables[i].entries)
+        free(self.buf)
+
+    # --- configuration (Python side, off the hot path) -------------------------
+
+    def set_table(self, int table_id, entries):
+        """entries: [(key bytes, column byte offset, scale), ...]"""
+        if not 0 <= table_id < MAX_TABLES:
+            raise ValueError("table id out of range")
+        n = len(entries)
+        cdef KeyEntry *e = <KeyEntry *>calloc(max(n, 1), sizeof(KeyEntry))
+        if e == NULL:
+            raise MemoryError()
+        keys = []
+        for i, (key, offset, scale) in enumerate(entries):
+            key = bytes(key)
+            keys.append(key)
+            e[i].key = PyBytes_AsString(key)
+            e[i].keylen = len(key)
+            e[i].offset = offset
+            e[i].scale = scale
+        free(self.tables[table_id].entries)
+        self.tables[table_id].entries = e
+        self.tables[table_id].n = n
+        self._table_keys.append(keys)
+
+    def bind(self, cnp.ndarray stats, cnp.ndarray percpu, cnp.ndarray disk):
+        """Points the engine at the history arrays: stats [T, N] of STATS_DTYPE,
+        percpu [T, N, C] uint64, disk [T, N, D] of DISK_ENTRY_DTYPE, C-contiguous."""
+        for a in (stats, percpu, disk):
+            if not a.flags.c_contiguous:
+                raise ValueError("history arrays must be C-contiguous")
+        if stats.dtype.itemsize != sizeof(cgs_row):
+            raise ValueError("stats dtype does not match the native row layout")
+        if disk.dtype.itemsize != sizeof(cgs_disk_entry):
+            raise ValueError("disk dtype does not match the native entry layout")
+        if percpu.dtype != np.uint64:
+            raise ValueError("percpu must be uint64")
+        T, N = stats.shape[0], stats.shape[1]
+        if percpu.shape[0] != T or percpu.shape[1] != N or disk.shape[0] != T or disk.shape[1] != N:
+            raise ValueError("history arrays disagree on shape")
+        self._arrays = (stats, percpu, disk)
+        self.stats_base = <char *>cnp.PyArray_DATA(stats)
+        self.percpu_base = <uint64_t *>cnp.PyArray_DATA(percpu)
+        self.disk_base = <cgs_disk_entry *>cnp.PyArray_DATA(disk)
+        self.T, self.N, self.C, self.D = T, N, percpu.shape[2], disk.shape[2]
+        self.itemsize = sizeof(cgs_row)
+
+    def add_slot(self, Py_ssize_t col, jobs, uint64_t uncollectable=0, int flags=0, bint keep_open=True):
+        """Makes a slot for one container. jobs: [(path, kind, groups, mandatory,
+        multi, offset, table, bgroup, blist, probe), ...]. Opens every file now
+        when keep_open (the fd budget is the caller's). Returns (slot id,
+        fds kept). Raises FileNotFoundError if the container vanished."""
+        cdef Py_ssize_t sid = -1, i
+        for i in range(self.nslots):
+            if self.slots[i].state == SLOT_FREE:
+                sid = i
+                break
+        if sid < 0:
+            sid = self.nslots
+            newp = <Slot *>realloc(self.slots, (self.nslots + 16) * sizeof(Slot))
+            if newp == NULL:
+                raise MemoryError()
+            self.slots = newp
+            memset(&self.slots[self.nslots], 0, 16 * sizeof(Slot))
+            self.nslots += 16
+        cdef Slot *s = &self.slots[sid]
+        memset(s, 0, sizeof(Slot))
+        s.jobs = <Job *>calloc(max(len(jobs), 1), sizeof(Job))
+        if s.jobs == NULL:
+            raise MemoryError()
+        s.col = col
+        s.flags = flags
+        s.uncollectable = uncollectable
+        s.last_job = -1
+        s.state = SLOT_ACTIVE
+        cdef Job *j
+        cdef int fd, kept = 0
+        for i, spec in enumerate(jobs):
+            path, kind, groups, mandatory, multi, offset, table, bgroup, blist, probe = spec
+            bpath = path.encode() if isinstance(path, str) else bytes(path)
+            j = &s.jobs[i]
+            s.njobs = i + 1
+            j.path = <char *>malloc(len(bpath) + 1)
+            if j.path == NULL:
+                self._free_slot(sid)
+                raise MemoryError()
+            memcpy(j.path, <char *>bpath, len(bpath))
+            j.path[len(bpath)] = 0
+            j.kind, j.groups, j.mandatory, j.multi = kind, groups, mandatory, multi
+            j.offset, j.table, j.bgroup, j.blist, j.probe = offset, table, bgroup, blist, probe
+            j.fd = -1
+            if keep_open:
+                fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+                if fd < 0:
+                    e = errno
+                    self._free_slot(sid)
+                    if vanished_errno(e):
+                        raise FileNotFoundError(e, "vanished", path)
+                    raise OSError(e, "cannot open", path)
+                j.fd = fd
+                kept += 1
+        self.kept_fds += kept
+        return sid, kept
+
+    def set_column(self, Py_ssize_t sid, Py_ssize_t col):
+        self._check(sid)
+        self.slots[sid].col = col
+
+    def remove_slot(self, Py_ssize_t sid):
+        """Closes the slot's fds and frees it."""
+        self._check(sid)
+        self._free_slot(sid)
+
+    cdef void _free_slot(self, Py_ssize_t sid) noexcept:
+        cdef Slot *s = &self.slots[sid]
+        cdef int i
+        if s.state == SLOT_FREE:
+            return
+        self._close_fds(s)
+        for i in range(s.njobs):
+            free(s.jobs[i].path)
+        free(s.jobs)
+        memset(s, 0, sizeof(Slot))
+
+    cdef void _close_fds(self, Slot *s) noexcept nogil:
+        cdef int i
+        for i in range(s.njobs):
+            if s.jobs[i].fd >= 0:
+                close(s.jobs[i].fd)
+                s.jobs[i].fd = -1
+                self.kept_fds -= 1
+
+    def _check(self, Py_ssize_t sid):
+        if not 0 <= sid < self.nslots or self.slots[sid].state == SLOT_FREE:
+            raise KeyError(f"no slot {sid}")
+
+    def slot_errors(self, Py_ssize_t sid):
+        """Counters of one slot: read_errors, parse_errors, last_errno, last_file."""
+        self._check(sid)
+        cdef Slot *s = &self.slots[sid]
+        last = None
+        if 0 <= s.last_job < s.njobs:
+            last = s.jobs[s.last_job].path.decode(errors="replace")
+        return {"read_errors": s.read_errors, "parse_errors": s.parse_errors,
+                "last_errno": s.last_errno, "last_file": last}
+
+    def take_vanished(self):
+        """Slot ids that vanished in sweeps since the last call (fds already closed)."""
+        out = self._vanished
+        self._vanished = []
+        return out
+
+    # --- the hot path ----------------------------------------------------------
+
+    cdef Py_ssize_t _read(self, Job *j, int *err) noexcept nogil:
+        """Reads the whole file into self.buf; -1 and *err on failure."""
+        cdef int fd = j.fd
+        cdef int opened = 0
+        cdef Py_ssize_t total = 0, n
+        cdef char *grown
+        if fd < 0:
+            fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+            if fd < 0:
+                err[0] = errno
+                return -1
+            opened = 1
+        while True:
+            n = pread(fd, self.buf + total, self.cap - total, total)
+            if n < 0:
+                if errno == EINTR:
+                    continue
+                err[0] = errno
+                total = -1
+                break
+            total += n
+            if n == 0 or (total < self.cap and not j.multi):
+                break
+            if total == self.cap:
+                # A file longer than the buffer: grow once and keep it (not steady state).
+                grown = <char *>realloc(self.buf, self.cap * 2)
+                if grown == NULL:
+                    err[0] = ENOMEM
+                    total = -1
+                    break
+                self.buf = grown
+                self.cap *= 2
+        if opened:
+            close(fd)
+        return total
+
+    cdef int _sweep_slot(self, Slot *s, Py_ssize_t t) noexcept nogil:
+        """Samples one container into row t. Returns 1 if it vanished."""
+        cdef cgs_row *row = <cgs_row *>(self.stats_base + (t * self.N + s.col) * self.itemsize)
+        cdef uint64_t *percpu = self.percpu_base + (t * self.N + s.col) * self.C
+        cdef DiskSink sink
+        cdef uint64_t valid = 0, failed = 0, ignored
+        cdef Py_ssize_t n
+        cdef uint64_t mark
+        cdef int k, err = 0, rc, chosen = 0
+        cdef Job *j
+        cdef timespec ts
+        memset(row, 0, sizeof(cgs_row))
+        row.memory_inactive_file = CGS_U64_MAX     # "key absent" until memory.stat says otherwise
+        sink.entries = self.disk_base + (t * self.N + s.col) * self.D
+        sink.cap = self.D
+        sink.count = 0
+        sink.overflow = 0
+        for k in range(s.njobs):
+            j = &s.jobs[k]
+            if j.kind == K_BLKIO:
+                # cAdvisor's blkio file groups: the first group whose probe file has
+                # data wins; later files of that group stop at the first empty one.
+                if chosen < 0 or (chosen > 0 and j.bgroup != chosen) or (chosen == 0 and not j.probe):
+                    continue
+            valid |= j.groups
+            n = self._read(j, &err)
+            if n < 0:
+                if vanished_errno(err):
+                    s.state = SLOT_VANISHED
+                    self._close_fds(s)
+                    row.valid = 0
+                    return 1
+                s.read_errors += 1
+                s.last_errno = err
+                s.last_job = k
+                if j.mandatory:
+                    failed |= j.groups
+                continue
+            rc = PARSE_OK
+            if j.kind == K_SINGLE:
+                rc = single_value(self.buf, n, <uint64_t *>(<char *>row + j.offset))
+            elif j.kind == K_KEYED:
+                rc = flat_keyed(self.buf, n, &self.tables[j.table], <char *>row)
+            elif j.kind == K_PROCS:
+                row.process_count = count_lines(self.buf, n)
+            elif j.kind == K_PERCPU:
+                rc = cpuacct_usage_percpu(self.buf, n, percpu, self.C, &row.cpu_percpu_count, &ignored)
+            elif j.kind == K_IOSTAT:
+                rc = io_stat(self.buf, n, &sink)
+            elif j.kind == K_BLKIO:
+                if chosen == 0:
+                    mark = sink.count
+                    rc = blkio_rwstat(self.buf, n, j.blist, &sink)
+                    if rc == PARSE_OK and sink.count == mark:
+                        continue          # no device rows (empty, or only "Total 0"): next group
+                    chosen = j.bgroup
+                elif n == 0:
+                    chosen = -1
+                    continue
+                else:
+                    rc = blkio_rwstat(self.buf, n, j.blist, &sink)
+            if rc != PARSE_OK:
+                s.parse_errors += 1
+                s.last_errno = 0
+                s.last_job = k
+                if j.mandatory:
+                    failed |= j.groups
+        clock_gettime(CLOCK_REALTIME, &ts)
+        row.timestamp_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
+        row.diskio_count = sink.count
+        row.diskio_overflow = sink.overflow
+        if s.flags & F_EMULATE_USAGE:
+            row.memory_usage = row.memory_rss + row.memory_cache
+        if row.memory_inactive_file == CGS_U64_MAX:
+            row.memory_inactive_file = 0
+            row.memory_working_set = row.memory_usage
+        elif row.memory_inactive_file < row.memory_usage:
+            row.memory_working_set = row.memory_usage - row.memory_inactive_file
+        row.valid = valid & ~failed & ~s.uncollectable
+        return 0
+
+    def sweep(self, Py_ssize_t t):
+        """One sweep of every active slot into row t. Returns how many vanished."""
+        if self.stats_base == NULL:
+            raise RuntimeError("bind() the history arrays first")
+        if not 0 <= t < self.T:
+            raise IndexError("row out of range")
+        cdef Py_ssize_t i
+        cdef int gone = 0
+        cdef Slot *s
+        with nogil:
+            for i in range(self.nslots):
+                s = &self.slots[i]
+                if s.state == SLOT_ACTIVE:
+                    if self._sweep_slot(s, t):
+                        gone += 1
+        if gone:
+            for i in range(self.nslots):
+                if self.slots[i].state == SLOT_VANISHED and i not in self._vanished:
+                    self._vanished.append(i)
+                    self.slots[i].state = SLOT_VANISHED + 1   # reported
+        return gone
+
+    def read_only_sweep(self):
+        """The kernel floor: reads every file every active slot would read, the
+        same way, without parsing or storing anything. Returns bytes read."""
+        cdef Py_ssize_t i, n, total = 0
+        cdef int k, err = 0
+        cdef Slot *s
+        with nogil:
+            for i in range(self.nslots):
+                s = &self.slots[i]
+                if s.state == SLOT_ACTIVE:
+                    for k in range(s.njobs):
+                        n = self._read(&s.jobs[k], &err)
+                        if n > 0:
+                            total += n
+        return total
+
+    def row_layout(self):
+        """Byte offsets of the native row fields, for checking schema.py."""
+        cdef cgs_row r
+        base = <size_t>&r
+        return {"itemsize": sizeof(cgs_row), "disk_itemsize": sizeof(cgs_disk_entry),
+                "timestamp_ns": <size_t>&r.timestamp_ns - base,
+                "valid": <size_t>&r.valid - base,
+                "cpu_usage_total": <size_t>&r.cpu_usage_total - base,
+                "cpu_percpu_count": <size_t>&r.cpu_percpu_count - base,
+                "memory_usage": <size_t>&r.memory_usage - base,
+                "memory_cache": <size_t>&r.memory_cache - base,
+                "memory_rss": <size_t>&r.memory_rss - base,
+                "memory_working_set": <size_t>&r.memory_working_set - base,
+                "memory_inactive_file": <size_t>&r.memory_inactive_file - base,
+                "diskio_count": <size_t>&r.diskio_count - base,
+                "diskio_overflow": <size_t>&r.diskio_overflow - base,
+                "process_count": <size_t>&r.process_count - base}

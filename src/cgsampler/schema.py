@@ -1,0 +1,207 @@
+"""Every numpy dtype of the history, and every kernel file's key-to-column table,
+in one place.
+
+The sampler keeps a ring of T rows for N containers:
+
+* ``stats``  [T, N] of STATS_DTYPE: the scalar fields of one sample.
+* ``percpu`` [T, N, C] uint64: per-CPU usage (ns), ``cpu_percpu_count`` entries valid.
+* ``disk``   [T, N, D] of DISK_ENTRY_DTYPE: block I/O entries, ``diskio_count`` valid.
+
+Values are stored in the units of the v1 data model (ns, bytes, counts); where the
+kernel prints another unit the conversion is in the file's table below (``scale``)
+and happens once, in the parser. A group whose valid bit is clear in ``valid``
+was not collected in that sample (file missing, unreadable or malformed): its
+fields are zero, never a guess.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+# (field, numpy type, meaning). Order and types match csrc/cgs_layout.h.
+STATS_FIELDS = [
+    ("timestamp_ns", "<i8", "wall clock (CLOCK_REALTIME, ns) taken right after the container's files were read"),
+    ("valid", "<u8", "bit mask of GROUPS collected in this sample; 0 = no sample (container gone or slot unused)"),
+    ("cpu_usage_total", "<u8", "ns of CPU, cumulative, including descendants (v1 cpuacct.usage, v2 cpu.stat usage_usec)"),
+    ("cpu_user", "<u8", "ns in user mode (v1 cpuacct.stat user ticks x 10^9/USER_HZ, v2 user_usec x 1000)"),
+    ("cpu_system", "<u8", "ns in kernel mode (v1 cpuacct.stat system, v2 system_usec x 1000)"),
+    ("cpu_cfs_periods", "<u8", "CFS enforcement periods elapsed (cpu.stat nr_periods)"),
+    ("cpu_cfs_throttled_periods", "<u8", "periods in which the group was throttled (nr_throttled)"),
+    ("cpu_cfs_throttled_time", "<u8", "ns throttled (v1 throttled_time, v2 throttled_usec x 1000)"),
+    ("cpu_percpu_count", "<u8", "entries of the per-CPU array filled (v1 only; possible CPUs as the kernel prints them)"),
+    ("memory_usage", "<u8", "bytes charged (v1 memory.usage_in_bytes, v2 memory.current; v2 root: anon + file)"),
+    ("memory_max_usage", "<u8", "peak bytes (v1 memory.max_usage_in_bytes, v2 memory.peak where the kernel has it)"),
+    ("memory_cache", "<u8", "page cache bytes (v1 [total_]cache, v2 file)"),
+    ("memory_rss", "<u8", "anonymous + swap cache bytes (v1 [total_]rss, v2 anon)"),
+    ("memory_swap", "<u8", "swap bytes (v1 [total_]swap, v2 memory.swap.current)"),
+    ("memory_mapped_file", "<u8", "mapped file bytes (v1 [total_]mapped_file, v2 file_mapped)"),
+    ("memory_working_set", "<u8", "usage - inactive_file, clamped at 0; = usage when the key is absent"),
+    ("memory_failcnt", "<u8", "times the limit was hit (v1 memory.failcnt; always 0 on v2)"),
+    ("memory_inactive_file", "<u8", "inactive page cache bytes (v1 total_inactive_file, v2 inactive_file)"),
+    ("memory_pgfault", "<u8", "page faults (memory.stat pgfault: the group's own counter on v1)"),
+    ("memory_pgmajfault", "<u8", "major page faults (memory.stat pgmajfault)"),
+    ("diskio_count", "<u8", "entries of the disk array filled"),
+    ("diskio_overflow", "<u8", "disk entries that did not fit (raise Sampler(max_disk_entries=...))"),
+    ("process_count", "<u8", "processes in this cgroup itself (lines of cgroup.procs, not descendants)"),
+]
+STATS_DTYPE = np.dtype([(name, typ) for name, typ, _ in STATS_FIELDS])
+
+DISK_ENTRY_DTYPE = np.dtype([
+    ("major", "<u4"), ("minor", "<u4"),
+    ("list", "<u2"),     # index into DISK_LISTS
+    ("op", "<u2"),       # index into DISK_OPS
+    ("pad", "<u4"),
+    ("value", "<u8"),
+])
+
+# DiskIoStats lists (attribute names of v1.DiskIoStats), in the seed's order.
+DISK_LISTS = ("io_service_bytes", "io_serviced", "io_queued", "sectors",
+              "io_service_time", "io_wait_time", "io_merged", "io_time")
+# Keys of PerDiskStats.stats; "Count" is the kernel's op-less value.
+DISK_OPS = ("Count", "Read", "Write", "Sync", "Async", "Discard", "Total")
+
+GROUPS = {"cpu": 1, "cfs": 2, "percpu": 4, "memory": 8, "diskio": 16, "processes": 32}
+
+USER_HZ = 100          # cpuacct.stat ticks; the kernel ABI fixes it at 100
+NS_PER_TICK = 10**9 // USER_HZ
+
+
+# --- key tables of flat "key value" files: key -> (column, scale) --------------
+
+CPUACCT_STAT = {"user": ("cpu_user", NS_PER_TICK), "system": ("cpu_system", NS_PER_TICK)}
+CPU_STAT_V1 = {
+    "nr_periods": ("cpu_cfs_periods", 1),
+    "nr_throttled": ("cpu_cfs_throttled_periods", 1),
+    "throttled_time": ("cpu_cfs_throttled_time", 1),
+}
+# v1 memory.stat: the total_ keys when memory.use_hierarchy is 1 (always, since 5.x)...
+MEMORY_STAT_V1_HIERARCHICAL = {
+    "total_cache": ("memory_cache", 1),
+    "total_rss": ("memory_rss", 1),
+    "total_swap": ("memory_swap", 1),
+    "total_mapped_file": ("memory_mapped_file", 1),
+    "total_inactive_file": ("memory_inactive_file", 1),
+    "pgfault": ("memory_pgfault", 1),
+    "pgmajfault": ("memory_pgmajfault", 1),
+}
+# ... and the local ones otherwise (the working set always uses total_inactive_file).
+MEMORY_STAT_V1_LOCAL = {
+    "cache": ("memory_cache", 1),
+    "rss": ("memory_rss", 1),
+    "swap": ("memory_swap", 1),
+    "mapped_file": ("memory_mapped_file", 1),
+    "total_inactive_file": ("memory_inactive_file", 1),
+    "pgfault": ("memory_pgfault", 1),
+    "pgmajfault": ("memory_pgmajfault", 1),
+}
+CPU_STAT_V2 = {
+    "usage_usec": ("cpu_usage_total", 1000),
+    "user_usec": ("cpu_user", 1000),
+    "system_usec": ("cpu_system", 1000),
+    "nr_periods": ("cpu_cfs_periods", 1),
+    "nr_throttled": ("cpu_cfs_throttled_periods", 1),
+    "throttled_usec": ("cpu_cfs_throttled_time", 1000),
+}
+MEMORY_STAT_V2 = {
+    "anon": ("memory_rss", 1),
+    "file": ("memory_cache", 1),
+    "file_mapped": ("memory_mapped_file", 1),
+    "inactive_file": ("memory_inactive_file", 1),
+    "pgfault": ("memory_pgfault", 1),
+    "pgmajfault": ("memory_pgmajfault", 1),
+}
+KEY_TABLES = {
+    "cpuacct.stat": CPUACCT_STAT,
+    "cpu.stat.v1": CPU_STAT_V1,
+    "memory.stat.v1.hierarchical": MEMORY_STAT_V1_HIERARCHICAL,
+    "memory.stat.v1.local": MEMORY_STAT_V1_LOCAL,
+    "cpu.stat.v2": CPU_STAT_V2,
+    "memory.stat.v2": MEMORY_STAT_V2,
+}
+
+
+# --- which file feeds what -----------------------------------------------------
+
+@dataclass(frozen=True)
+class StatFile:
+    """One kernel file the sampler holds open per container."""
+    name: str                 # file name in the cgroup directory
+    parser: str               # single | keyed | percpu | procs | blkio | iostat
+    groups: tuple             # GROUPS names it feeds
+    mandatory: bool = True    # a failure (or absence) clears its groups' valid bits
+    column: str = ""          # single: the column
+    table: str = ""           # keyed: KEY_TABLES name
+    multi: bool = False       # many seq_file records: a short read is not EOF
+    blkio_group: int = 0      # blkio: cAdvisor's file group, tried in order ...
+    blkio_list: str = ""      # ... and the DiskIoStats list it fills
+
+
+V1_FILES = (
+    StatFile("cpuacct.usage", "single", ("cpu",), column="cpu_usage_total"),
+    StatFile("cpuacct.stat", "keyed", ("cpu",), table="cpuacct.stat"),
+    StatFile("cpuacct.usage_percpu", "percpu", ("percpu",)),
+    StatFile("cpu.stat", "keyed", ("cfs",), table="cpu.stat.v1"),
+    StatFile("memory.usage_in_bytes", "single", ("memory",), column="memory_usage"),
+    StatFile("memory.max_usage_in_bytes", "single", ("memory",), column="memory_max_usage"),
+    StatFile("memory.failcnt", "single", ("memory",), column="memory_failcnt"),
+    StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v1.hierarchical"),
+    StatFile("cgroup.procs", "procs", ("processes",), multi=True),
+)
+
+# cAdvisor's blkio file groups (reference section 8.2), in the order they are tried:
+# the first group whose first file has device rows is used.
+BLKIO_GROUPS = (
+    ("blkio.bfq.sectors_recursive", "sectors"),
+    ("blkio.bfq.io_service_time_recursive", "io_service_time"),
+    ("blkio.bfq.io_wait_time_recursive", "io_wait_time"),
+    ("blkio.bfq.io_merged_recursive", "io_merged"),
+    ("blkio.bfq.io_queued_recursive", "io_queued"),
+    ("blkio.bfq.time_recursive", "io_time"),
+    ("blkio.bfq.io_serviced_recursive", "io_serviced"),
+    ("blkio.bfq.io_service_bytes_recursive", "io_service_bytes"),
+), (
+    ("blkio.bfq.io_serviced_recursive", "io_serviced"),
+    ("blkio.bfq.io_service_bytes_recursive", "io_service_bytes"),
+), (
+    ("blkio.sectors_recursive", "sectors"),
+    ("blkio.io_service_time_recursive", "io_service_time"),
+    ("blkio.io_wait_time_recursive", "io_wait_time"),
+    ("blkio.io_merged_recursive", "io_merged"),
+    ("blkio.io_queued_recursive", "io_queued"),
+    ("blkio.time_recursive", "io_time"),
+    ("blkio.io_serviced_recursive", "io_serviced"),
+    ("blkio.io_service_bytes_recursive", "io_service_bytes"),
+), (
+    ("blkio.throttle.io_serviced_recursive", "io_serviced"),
+    ("blkio.throttle.io_service_bytes_recursive", "io_service_bytes"),
+), (
+    ("blkio.throttle.io_serviced", "io_serviced"),
+    ("blkio.throttle.io_service_bytes", "io_service_bytes"),
+)
+V1_BLKIO_FILES = tuple(
+    StatFile(name, "blkio", ("diskio",), blkio_group=g + 1, blkio_list=lst)
+    for g, group in enumerate(BLKIO_GROUPS) for name, lst in group
+)
+
+V2_FILES = (
+    StatFile("cpu.stat", "keyed", ("cpu", "cfs"), table="cpu.stat.v2"),
+    StatFile("memory.current", "single", ("memory",), column="memory_usage"),
+    StatFile("memory.peak", "single", ("memory",), mandatory=False, column="memory_max_usage"),
+    StatFile("memory.swap.current", "single", ("memory",), mandatory=False, column="memory_swap"),
+    StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v2"),
+    StatFile("io.stat", "iostat", ("diskio",)),
+    StatFile("cgroup.procs", "procs", ("processes",), multi=True),
+)
+
+
+def group_mask(names) -> int:
+    mask = 0
+    for n in names:
+        mask |= GROUPS[n]
+    return mask
+
+
+def describe() -> str:
+    """The field table, for the docs."""
+    return "\n".join(f"{name:28s} {typ}  {doc}" for name, typ, doc in STATS_FIELDS)
