@@ -327,12 +327,12 @@ cdef class Engine:
         sink.overflow = 0
         for k in range(s.njobs):
             j = &s.jobs[k]
+            valid |= j.groups
             if j.kind == K_BLKIO:
                 # cAdvisor's blkio file groups: the first group whose probe file has
                 # data wins; later files of that group stop at the first empty one.
                 if chosen < 0 or (chosen > 0 and j.bgroup != chosen) or (chosen == 0 and not j.probe):
                     continue
-            valid |= j.groups
             n = self._read(j, &err)
             if n < 0:
                 if vanished_errno(err):
@@ -404,6 +404,10 @@ cdef class Engine:
                 if s.state == SLOT_ACTIVE:
                     if self._sweep_slot(s, t):
                         gone += 1
+                elif s.state != SLOT_FREE:
+                    # A vanished container keeps its column (its history stays
+                    # readable) but gets no new samples.
+                    memset(self.stats_base + (t * self.N + s.col) * self.itemsize, 0, sizeof(cgs_row))
         if gone:
             for i in range(self.nslots):
                 if self.slots[i].state == SLOT_VANISHED and i not in self._vanished:

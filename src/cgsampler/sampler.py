@@ -1,0 +1,493 @@
+"""Sampler: container slots, sweeps into the history ring, and queries.
+
+The sampler never encodes JSON: it hands out numpy views of the ring, and v1
+objects built from rows on request.
+"""
+from __future__ import annotations
+
+import os
+import resource
+
+import numpy as np
+
+from cgsampler import errors, hierarchy, schema, v1
+from cgsampler._native.sweep import KINDS, EMULATE_MEMORY_USAGE, Engine
+
+_TABLE_IDS = {name: i for i, name in enumerate(schema.KEY_TABLES)}
+_OFFSETS = {name: schema.STATS_DTYPE.fields[name][1] for name in schema.STATS_DTYPE.names}
+_LIST_INDEX = {name: i for i, name in enumerate(schema.DISK_LISTS)}
+G = schema.GROUPS
+FD_RESERVE = 256        # descriptors left for the embedding program
+
+
+def raise_fd_limit() -> int:
+    """Raises the soft RLIMIT_NOFILE to the hard limit; returns the new soft limit."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard == resource.RLIM_INFINITY:
+        hard = max(soft, 1 << 20)
+    if soft != resource.RLIM_INFINITY and soft < hard:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+            soft = hard
+        except (ValueError, OSError):
+            pass
+    return soft
+
+
+def possible_cpus(sys_root: str = "/sys") -> int:
+    """Number of possible CPUs (what cpuacct.usage_percpu prints), at least the online count."""
+    n = os.cpu_count() or 1
+    try:
+        with open(os.path.join(sys_root, "devices/system/cpu/possible")) as f:
+            for part in f.read().strip().split(","):
+                n = max(n, int(part.split("-")[-1]) + 1)
+    except (OSError, ValueError):
+        pass
+    return n
+
+
+def block_devices(sys_root: str = "/sys") -> dict:
+    """(major, minor) -> "/dev/<name>" for the machine's disks, as cAdvisor's
+    DiskMap: /sys/block entries except loop, ram and sr devices."""
+    out = {}
+    base = os.path.join(sys_root, "block")
+    try:
+        names = os.listdir(base)
+    except OSError:
+        return out
+    for name in names:
+        if name.startswith(("loop", "ram", "sr")):
+            continue
+        try:
+            with open(os.path.join(base, name, "dev")) as f:
+                major, minor = f.read().strip().split(":")
+            out[(int(major), int(minor))] = "/dev/" + name
+        except (OSError, ValueError):
+            continue
+    return out
+
+
+class _Container:
+    __slots__ = ("name", "slot", "col", "retired_at", "spec", "reopened")
+
+    def __init__(self, name, slot, col, spec, reopened):
+        self.name = name
+        self.slot = slot
+        self.col = col
+        self.retired_at = None      # sweep count when its cgroup vanished
+        self.spec = spec            # last SpecValues read
+        self.reopened = reopened    # True: over the fd budget, files reopened each sweep
+
+
+def _jobs(h, name):
+    """The engine jobs for one container, and the groups that cannot be collected."""
+    paths = hierarchy.files(h, name)
+    jobs, uncollectable, flags = [], 0, 0
+    if h.version == 1:
+        specs = list(schema.V1_FILES)
+        use_hierarchy = _read_text(paths.get("memory.use_hierarchy"))
+        if use_hierarchy == "0":
+            specs = [s if s.name != "memory.stat" else
+                     schema.StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v1.local")
+                     for s in specs]
+        specs += list(schema.V1_BLKIO_FILES)
+    else:
+        specs = list(schema.V2_FILES)
+        if name == "/" and "memory.current" not in paths and "memory.stat" in paths:
+            flags |= EMULATE_MEMORY_USAGE
+            specs = [s for s in specs if s.name != "memory.current"]
+    first_of_group = set()
+    for spec in specs:
+        path = paths.get(spec.name)
+        if path is None:
+            if spec.mandatory and spec.parser != "blkio":
+                uncollectable |= schema.group_mask(spec.groups)
+            continue
+        probe = 0
+        if spec.parser == "blkio" and spec.blkio_group not in first_of_group:
+            first_of_group.add(spec.blkio_group)
+            # The probe must be the group's first file; if that one is absent the
+            # group is skipped (cAdvisor's rule), so mark only a real first file.
+            group_files = schema.BLKIO_GROUPS[spec.blkio_group - 1]
+            probe = int(group_files[0][0] == spec.name)
+        jobs.append((
+            path, KINDS[spec.parser], schema.group_mask(spec.groups), int(spec.mandatory),
+            int(spec.multi), _OFFSETS[spec.column] if spec.column else 0,
+            _TABLE_IDS.get(spec.table, 0), spec.blkio_group,
+            _LIST_INDEX.get(spec.blkio_list, 0), probe,
+        ))
+    if h.version == 1 and not any(j[1] == KINDS["blkio"] for j in jobs):
+        uncollectable |= G["diskio"]
+    return jobs, uncollectable, flags
+
+
+def _read_text(path):
+    if not path:
+        return None
+    try:
+        with open(path) as f:
+            return f.read().strip()
+    except OSError:
+        return None
+
+
+class Sampler:
+    """Samples every container (cgroup) of this host, or the named ones, into a
+    fixed-capacity history ring.
+
+    >>> with Sampler(history=60) as s:
+    ...     s.sample()
+    ...     info = s.container_info("/", v1.ContainerInfoRequest(num_stats=1))
+    """
+
+    def __init__(self, containers=None, history=60, cgroup_root=None, proc_root="/proc", *,
+                 sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None):
+        if int(history) < 1:
+            raise errors.InvalidOption(f"history must be at least 1 sample, got {history!r}")
+        if int(max_disk_entries) < 0:
+            raise errors.InvalidOption("max_disk_entries must be >= 0")
+        self._h = hierarchy.detect(cgroup_root, proc_root)
+        self._proc_root = proc_root
+        self._sys_root = sys_root
+        self._wanted = None if containers is None else [_normalize(c) for c in containers]
+        self._T = int(history)
+        self._C = int(max_cpus) if max_cpus else possible_cpus(sys_root)
+        self._D = int(max_disk_entries)
+        self._fd_budget = int(fd_budget) if fd_budget is not None else max(raise_fd_limit() - FD_RESERVE, 0)
+        self._engine = Engine()
+        for tname, table in schema.KEY_TABLES.items():
+            self._engine.set_table(_TABLE_IDS[tname], [
+                (key.encode(), _OFFSETS[col], scale) for key, (col, scale) in table.items()])
+        self._containers: dict[str, _Container] = {}
+        self._free_cols: list[int] = []
+        self._t = 0          # next row of the ring
+        self._count = 0      # sweeps done
+        self._devices = block_devices(sys_root)
+        self._alloc(max(16, len(self._wanted or ())))
+        self._closed = False
+        self.refresh()
+        if self._wanted is not None:
+            missing = [c for c in self._wanted if c not in self._containers]
+            if missing:
+                self.close()
+                raise errors.UnknownContainer(
+                    f"no cgroup named {missing[0]!r} in this host's cgroup hierarchy; "
+                    "list them with `cgsampler top --once`")
+
+    # --- ring storage ---------------------------------------------------------
+
+    def _alloc(self, ncols):
+        stats = np.zeros((self._T, ncols), dtype=schema.STATS_DTYPE)
+        percpu = np.zeros((self._T, ncols, self._C), dtype=np.uint64)
+        disk = np.zeros((self._T, ncols, self._D), dtype=schema.DISK_ENTRY_DTYPE)
+        old = getattr(self, "_stats", None)
+        if old is not None:
+            n = old.shape[1]
+            stats[:, :n] = old
+            percpu[:, :n] = self._percpu
+            disk[:, :n] = self._disk
+            self._free_cols.extend(range(ncols - 1, n - 1, -1))
+        else:
+            self._free_cols = list(range(ncols - 1, -1, -1))
+        self._stats, self._percpu, self._disk = stats, percpu, disk
+        self._engine.bind(stats, percpu, disk)
+
+    def _take_col(self):
+        if not self._free_cols:
+            self._alloc(self._stats.shape[1] * 2)
+        col = self._free_cols.pop()
+        self._stats[:, col] = 0
+        return col
+
+    # --- containers -------------------------------------------------------------
+
+    def refresh(self):
+        """Picks up new cgroups and drops vanished ones whose history has aged out
+        of the ring. Returns (added, dropped) name lists."""
+        self._check_open()
+        self._collect_vanished()
+        present = hierarchy.walk(self._h)
+        if self._wanted is not None:
+            wanted = set(self._wanted)
+            present = [n for n in present if n in wanted]
+        added, dropped = [], []
+        for name in present:
+            c = self._containers.get(name)
+            if c is not None and c.retired_at is not None:
+                self._drop(c)        # re-created with the same name: a new container
+                dropped.append(name)
+                c = None
+            if c is None and self._add(name):
+                added.append(name)
+        for c in list(self._containers.values()):
+            if c.retired_at is not None and self._count - c.retired_at >= self._T:
+                self._drop(c)
+                dropped.append(c.name)
+        return added, dropped
+
+    def _add(self, name):
+        try:
+            jobs, uncollectable, flags = _jobs(self._h, name)
+            spec = hierarchy.read_spec(self._h, name, self._proc_root, sys_root=self._sys_root)
+        except FileNotFoundError:
+            return False
+        keep_open = self._engine.kept_fds + len(jobs) <= self._fd_budget
+        col = self._take_col()
+        try:
+            slot, _ = self._engine.add_slot(col, jobs, uncollectable, flags, keep_open)
+        except FileNotFoundError:
+            self._free_cols.append(col)
+            return False
+        except OSError:
+            # Unreadable now (permissions): reopen each sweep, errors are counted there.
+            slot, _ = self._engine.add_slot(col, jobs, uncollectable, flags, False)
+        self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        return True
+
+    def _drop(self, c):
+        self._engine.remove_slot(c.slot)
+        self._stats[:, c.col] = 0
+        self._free_cols.append(c.col)
+        del self._containers[c.name]
+
+    def _collect_vanished(self):
+        gone = self._engine.take_vanished()
+        if gone:
+            by_slot = {c.slot: c for c in self._containers.values()}
+            for sid in gone:
+                c = by_slot.get(sid)
+                if c is not None and c.retired_at is None:
+                    c.retired_at = self._count
+
+    # --- sampling -----------------------------------------------------------------
+
+    def sample(self):
+        """One sweep over all containers into the next row of the ring."""
+        if self._closed:
+            self._check_open()
+        if self._engine.sweep(self._t):
+            self._collect_vanished()
+        self._t += 1
+        if self._t == self._T:
+            self._t = 0
+        self._count += 1
+
+    def _rows(self):
+        """Ring row indices, oldest first."""
+        n = min(self._count, self._T)
+        start = (self._t - n) % self._T
+        return (np.arange(n) + start) % self._T
+
+    # --- queries ----------------------------------------------------------------------
+
+    @property
+    def names(self) -> list:
+        """Tracked container names (vanished ones until their history ages out), sorted."""
+        return sorted(self._containers)
+
+    @property
+    def retired(self) -> list:
+        """Names whose cgroup vanished; their history stays readable for a while."""
+        return sorted(c.name for c in self._containers.values() if c.retired_at is not None)
+
+    def _cols(self):
+        return [self._containers[n].col for n in self.names]
+
+    @property
+    def stats(self) -> np.ndarray:
+        """The history as a (samples, containers) array of STATS_DTYPE, oldest first,
+        columns in the order of `names` (a copy)."""
+        return self._stats[self._rows()][:, self._cols()]
+
+    @property
+    def percpu(self) -> np.ndarray:
+        """(samples, containers, cpus) per-CPU usage in ns; `stats["cpu_percpu_count"]` entries valid."""
+        return self._percpu[self._rows()][:, self._cols()]
+
+    @property
+    def disk(self) -> np.ndarray:
+        """(samples, containers, entries) of DISK_ENTRY_DTYPE; `stats["diskio_count"]` entries valid."""
+        return self._disk[self._rows()][:, self._cols()]
+
+    @property
+    def sweeps(self) -> int:
+        return self._count
+
+    @property
+    def kept_fds(self) -> int:
+        """File descriptors held open; containers past the fd budget reopen files each sweep."""
+        return self._engine.kept_fds
+
+    @property
+    def hierarchy(self):
+        return self._h
+
+    def errors(self, name) -> dict:
+        """Read and parse error counters of one container, with the last failing file."""
+        c = self._get(name)
+        if c.retired_at is not None:
+            return {"read_errors": 0, "parse_errors": 0, "last_errno": 0, "last_file": None,
+                    "vanished": True}
+        out = self._engine.slot_errors(c.slot)
+        out["vanished"] = False
+        out["reopened"] = c.reopened
+        return out
+
+    def _get(self, name):
+        key = _normalize(name)
+        c = self._containers.get(key)
+        if c is None:
+            raise errors.UnknownContainer(f"unknown container {key!r}: not a cgroup this sampler tracks "
+                                          "(call refresh() to pick up new cgroups)")
+        return c
+
+    def spec(self, name) -> v1.ContainerSpec:
+        """The container's spec, re-read from its cgroup files (the last one read
+        if the cgroup has vanished)."""
+        c = self._get(name)
+        if c.retired_at is None:
+            try:
+                c.spec = hierarchy.read_spec(self._h, c.name, self._proc_root, sys_root=self._sys_root)
+            except FileNotFoundError:
+                pass
+        return spec_to_v1(c.spec, self._meminfo_total())
+
+    def _meminfo_total(self):
+        try:
+            with open(os.path.join(self._proc_root, "meminfo")) as f:
+                for line in f:
+                    if line.startswith("MemTotal:"):
+                        return int(line.split()[1]) * 1024
+        except (OSError, ValueError, IndexError):
+            pass
+        return 0
+
+    def container_info(self, name, request=None) -> v1.ContainerInfo:
+        """The container as cAdvisor's /api/v1.3/containers/<name> shows it: spec,
+        direct subcontainers, and the samples selected by `request` (newest
+        num_stats within [start, end]), oldest first."""
+        if request is None:
+            request = v1.default_container_info_request()
+        c = self._get(name)
+        spec = self.spec(c.name)
+        if c.retired_at is None:
+            subs = hierarchy.subcontainers(self._h, c.name)
+        else:
+            subs = []
+        rows = self._rows()
+        sel = self._stats[rows, c.col]
+        keep = np.nonzero(sel["valid"] != 0)[0]
+        ts = sel["timestamp_ns"][keep]
+        start, end = request.start, request.end
+        if not start.is_zero():
+            keep = keep[ts >= start.unix_ns]
+            ts = sel["timestamp_ns"][keep]
+        if not end.is_zero():
+            keep = keep[ts <= end.unix_ns]
+        if request.num_stats >= 0:
+            keep = keep[len(keep) - min(request.num_stats, len(keep)):]
+        stats = [stats_from_row(sel[i], self._percpu[rows[i], c.col], self._disk[rows[i], c.col],
+                                self._devices) for i in keep]
+        return v1.ContainerInfo(
+            name=c.name,
+            subcontainers=[v1.ContainerReference(name=s) for s in subs],
+            spec=spec,
+            stats=stats,
+        )
+
+    def close(self):
+        """Closes every kept file descriptor."""
+        if not self._closed:
+            for c in list(self._containers.values()):
+                self._engine.remove_slot(c.slot)
+            self._containers.clear()
+            self._closed = True
+
+    def _check_open(self):
+        if self._closed:
+            raise errors.SamplerClosed("this Sampler is closed; make a new one")
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+    def __del__(self):
+        try:
+            self.close()
+        except Exception:
+            pass
+
+
+def _normalize(name) -> str:
+    """cAdvisor's container name form: absolute, no trailing or doubled slashes."""
+    if not isinstance(name, str):
+        raise errors.InvalidOption(f"container names are strings, got {name!r}")
+    return "/" + "/".join(p for p in name.split("/") if p)
+
+
+def spec_to_v1(sv, mem_total=0) -> v1.ContainerSpec:
+    """hierarchy.SpecValues -> v1.ContainerSpec, with the REST layer's adjustment
+    (a memory limit of 0 on a container with memory shows the machine's memory)."""
+    limit = sv.memory_limit
+    if sv.has_memory and limit == 0:
+        limit = mem_total
+    return v1.ContainerSpec(
+        creation_time=v1.Time.from_unix_ns(sv.creation_time_ns) if sv.creation_time_ns else v1.Time.ZERO,
+        has_cpu=sv.has_cpu,
+        cpu=v1.CpuSpec(limit=sv.cpu_limit, max_limit=0, mask=sv.cpu_mask,
+                       quota=sv.cpu_quota, period=sv.cpu_period),
+        has_memory=sv.has_memory,
+        memory=v1.MemorySpec(limit=limit, reservation=sv.memory_reservation,
+                             swap_limit=sv.memory_swap_limit),
+        has_network=sv.has_network,
+        has_filesystem=sv.has_filesystem,
+        has_diskio=sv.has_diskio,
+    )
+
+
+def stats_from_row(row, percpu, disk, devices=None) -> v1.ContainerStats:
+    """One history row (with its per-CPU and disk blocks) -> v1.ContainerStats.
+    Groups not collected in that sample stay zero-valued."""
+    valid = int(row["valid"])
+    st = v1.ContainerStats(timestamp=v1.Time.from_unix_ns(int(row["timestamp_ns"])))
+    r = {name: int(row[name]) for name in schema.STATS_DTYPE.names}
+    if valid & G["cpu"]:
+        st.cpu.usage.total = r["cpu_usage_total"]
+        st.cpu.usage.user = r["cpu_user"]
+        st.cpu.usage.system = r["cpu_system"]
+    if valid & G["percpu"]:
+        st.cpu.usage.per_cpu_usage = [int(x) for x in percpu[:r["cpu_percpu_count"]]]
+    if valid & G["cfs"]:
+        st.cpu.cfs.periods = r["cpu_cfs_periods"]
+        st.cpu.cfs.throttled_periods = r["cpu_cfs_throttled_periods"]
+        st.cpu.cfs.throttled_time = r["cpu_cfs_throttled_time"]
+    if valid & G["memory"]:
+        m = st.memory
+        m.usage = r["memory_usage"]
+        m.max_usage = r["memory_max_usage"]
+        m.cache = r["memory_cache"]
+        m.rss = r["memory_rss"]
+        m.swap = r["memory_swap"]
+        m.mapped_file = r["memory_mapped_file"]
+        m.working_set = r["memory_working_set"]
+        m.failcnt = r["memory_failcnt"]
+        for data in (m.container_data, m.hierarchical_data):
+            data.pgfault = r["memory_pgfault"]
+            data.pgmajfault = r["memory_pgmajfault"]
+    if valid & G["diskio"]:
+        lists = {}
+        for e in disk[:r["diskio_count"]]:
+            key = (int(e["major"]), int(e["minor"]))
+            per_dev = lists.setdefault(schema.DISK_LISTS[e["list"]], {})
+            entry = per_dev.get(key)
+            if entry is None:
+                entry = per_dev[key] = v1.PerDiskStats(
+                    device=(devices or {}).get(key, ""), major=key[0], minor=key[1], stats={})
+            entry.stats[schema.DISK_OPS[e["op"]]] = int(e["value"])
+        for lst, per_dev in lists.items():
+            setattr(st.diskio, lst, list(per_dev.values()))
+    if valid & G["processes"]:
+        st.processes.process_count = r["process_count"]
+    return st
