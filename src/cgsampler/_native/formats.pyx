@@ -1,6 +1,7 @@
 """Generic kernel text formats shared by many files: a single value, flat
 "key value" lines, and newline-separated lists. Pure functions of the bytes."""
 from libc.string cimport memcmp
+from libc.stdlib cimport calloc, free
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, UINT32_MAX
 
 
@@ -115,3 +116,29 @@ def parse_single_value(bytes data):
 
 def parse_line_count(bytes data):
     return count_lines(data, len(data))
+
+
+def parse_keyed(bytes data, keys):
+    """{key: value} for the given keys of a flat "key value" file (absent keys
+    are left out); ValueError if malformed."""
+    cdef Py_ssize_t n = len(keys)
+    cdef KeyEntry *entries = <KeyEntry *>calloc(max(n, 1), sizeof(KeyEntry))
+    cdef uint64_t *values = <uint64_t *>calloc(max(n, 1) + 1, sizeof(uint64_t))
+    cdef KeyTable table
+    cdef Py_ssize_t i
+    encoded = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
+    try:
+        for i in range(n):
+            entries[i].key = <const char *>(<bytes>encoded[i])
+            entries[i].keylen = len(encoded[i])
+            entries[i].offset = <uint32_t>((i + 1) * sizeof(uint64_t))
+            entries[i].scale = 1
+            values[i + 1] = CGS_U64_MAX      # sentinel: not seen
+        table.entries = entries
+        table.n = <int>n
+        if flat_keyed(data, len(data), &table, <char *>values) != PARSE_OK:
+            raise ValueError("malformed key-value file")
+        return {keys[i]: values[i + 1] for i in range(n) if values[i + 1] != CGS_U64_MAX}
+    finally:
+        free(entries)
+        free(values)
