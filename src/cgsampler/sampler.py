@@ -176,20 +176,22 @@ class Sampler:
 
     # --- ring storage ---------------------------------------------------------
 
-    def _alloc(self, ncols):
+    def _alloc(self, ncols, ncpus=None):
+        ncpus = max(ncpus or 0, self._C)
         stats = np.zeros((self._T, ncols), dtype=schema.STATS_DTYPE)
-        percpu = np.zeros((self._T, ncols, self._C), dtype=np.uint64)
+        percpu = np.zeros((self._T, ncols, ncpus), dtype=np.uint64)
         disk = np.zeros((self._T, ncols, self._D), dtype=schema.DISK_ENTRY_DTYPE)
         old = getattr(self, "_stats", None)
         if old is not None:
             n = old.shape[1]
             stats[:, :n] = old
-            percpu[:, :n] = self._percpu
+            percpu[:, :n, :self._C] = self._percpu
             disk[:, :n] = self._disk
             self._free_cols.extend(range(ncols - 1, n - 1, -1))
         else:
             self._free_cols = list(range(ncols - 1, -1, -1))
         self._stats, self._percpu, self._disk = stats, percpu, disk
+        self._C = ncpus
         self._engine.bind(stats, percpu, disk)
 
     def _take_col(self):
@@ -231,6 +233,7 @@ class Sampler:
             spec = hierarchy.read_spec(self._h, name, self._proc_root, sys_root=self._sys_root)
         except FileNotFoundError:
             return False
+        self._fit_percpu(jobs)
         keep_open = self._engine.kept_fds + len(jobs) <= self._fd_budget
         col = self._take_col()
         try:
@@ -243,6 +246,15 @@ class Sampler:
             slot, _ = self._engine.add_slot(col, jobs, uncollectable, flags, False)
         self._containers[name] = _Container(name, slot, col, spec, not keep_open)
         return True
+
+    def _fit_percpu(self, jobs):
+        # The kernel prints one value per possible CPU, a number fixed at boot: size
+        # the per-CPU array from the file itself (fixture trees come from bigger hosts).
+        for job in jobs:
+            if job[1] == KINDS["percpu"]:
+                n = len((_read_text(job[0]) or "").split())
+                if n > self._C:
+                    self._alloc(self._stats.shape[1], n)
 
     def _drop(self, c):
         self._engine.remove_slot(c.slot)

@@ -19,7 +19,7 @@ cimport numpy as cnp
 import numpy as np
 
 from cgsampler._native.formats cimport (
-    cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, CGS_U64_MAX,
+    cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
     CGS_MEMORY, single_value, flat_keyed, count_lines,
 )
 from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
@@ -355,6 +355,10 @@ cdef class Engine:
                 row.process_count = count_lines(self.buf, n)
             elif j.kind == K_PERCPU:
                 rc = cpuacct_usage_percpu(self.buf, n, percpu, self.C, &row.cpu_percpu_count, &ignored)
+                if ignored:
+                    # More CPUs than the array holds (the Python side sizes it from
+                    # the file when the slot is made): not collected, never truncated.
+                    rc = PARSE_MALFORMED
             elif j.kind == K_IOSTAT:
                 rc = io_stat(self.buf, n, &sink)
             elif j.kind == K_BLKIO:
