@@ -38,7 +38,7 @@ PROG = "cgsampler"
 
 RECORDING_FORMAT = "cgsampler-recording"
 RECORDING_VERSION = 1
-MAX_RING_BYTES = 4 << 30        # record/info refuse a history ring larger than this
+MAX_RING_BYTES = 2 << 30        # refuse a larger history ring (saving copies it once more)
 MAX_DISK_ENTRIES = 32           # Sampler's per-sample disk capacity (its default)
 DEFAULT_NUM_STATS = 2           # live `info`: two samples, so rates can be derived
 TOP_REFRESH_S = 5.0             # live `top` looks for new cgroups this often
