@@ -151,7 +151,8 @@ class Sampler:
         self._sys_root = sys_root
         self._wanted = None if containers is None else [_normalize(c) for c in containers]
         self._T = int(history)
-        self._C = int(max_cpus) if max_cpus else possible_cpus(sys_root)
+        # cgroup v2 has no per-CPU file: no per-CPU array unless asked for.
+        self._C = int(max_cpus) if max_cpus else (possible_cpus(sys_root) if self._h.version == 1 else 0)
         self._D = int(max_disk_entries)
         self._fd_budget = int(fd_budget) if fd_budget is not None else max(raise_fd_limit() - FD_RESERVE, 0)
         self._engine = Engine()
@@ -333,6 +334,11 @@ class Sampler:
     @property
     def hierarchy(self):
         return self._h
+
+    @property
+    def devices(self) -> dict:
+        """(major, minor) -> "/dev/<name>" of the machine's disks, as used for PerDiskStats.device."""
+        return dict(self._devices)
 
     def errors(self, name) -> dict:
         """Read and parse error counters of one container, with the last failing file."""
