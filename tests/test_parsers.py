@@ -101,7 +101,13 @@ def test_keyed_file_with_a_broken_known_line_is_malformed(text):
 
 
 def test_keyed_file_skips_unknown_keys_and_blank_lines_and_missing_newline():
-    assert formats.parse_keyed(b"weird_new_key 1e5\n\ncache 7", ["cache"]) == {"cache": 7}
+    assert formats.parse_keyed(b"weird_new_key 15\n\ncache 7", ["cache"]) == {"cache": 7}
+
+
+def test_keyed_file_with_a_non_number_under_an_unknown_key_is_malformed_too():
+    # runc's memory.stat.invalid: "rss rss" (rss is not read when total_rss is)
+    with pytest.raises(ValueError):
+        formats.parse_keyed(b"total_rss 5\nrss rss", ["total_rss"])
 
 
 SAMPLED = {f.name: f for f in V1_FILES + V2_FILES if f.parser in ("single", "keyed")}

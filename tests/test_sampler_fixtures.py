@@ -109,3 +109,90 @@ def test_info_json_of_a_fixture_container_is_stable(fake_host):
     assert v1.ContainerInfo.from_json(text).to_json() == text
     assert '"io_serviced":[{"device":"","major":259,"minor":0,"stats":{"Async":0,"Discard":0,"Read":59,' \
            '"Sync":5107,"Total":5107,"Write":5048}}]' in text
+
+
+# --- runc's own test inputs (opencontainers/cgroups fs/*_test.go), laid out as a
+# v1 tree: one container per blkio scheduler flavour ---------------------------
+
+RUNC = os.path.join(os.path.dirname(__file__), "fixtures", "runc", "v1")
+
+
+@pytest.fixture
+def runc_tree(tmp_path):
+    import shutil
+    root = tmp_path / "cgroup"
+    for ctrl, src in (("cpu", "cpu"), ("cpuacct", "cpuacct"), ("memory", "memory")):
+        d = root / ctrl / "c"
+        shutil.copytree(os.path.join(RUNC, src), d)
+        (root / ctrl / "cgroup.procs").write_text("")
+        (d / "cgroup.procs").write_text("1\n")
+    for flavour in ("bfq_debug", "bfq", "cfq", "throttle"):
+        shutil.copytree(os.path.join(RUNC, "blkio", flavour), root / "blkio" / flavour)
+        (root / "blkio" / flavour / "cgroup.procs").write_text("")
+    (root / "blkio" / "cgroup.procs").write_text("")
+    return str(root)
+
+
+def runc_sample(runc_tree, fake_host, name):
+    proc, sys_root = fake_host
+    with Sampler(cgroup_root=runc_tree, proc_root=proc, sys_root=sys_root) as s:
+        s.sample()
+        return s.container_info(name, v1.ContainerInfoRequest(num_stats=1)).stats[0], s.errors(name)
+
+
+def disk(lst):
+    return [((d.major, d.minor), d.stats) for d in lst or []]
+
+
+def test_runc_cpu_cpuacct_memory_values(runc_tree, fake_host):
+    st, errs = runc_sample(runc_tree, fake_host, "/c")
+    assert st.cpu.usage.total == 12262454190222160
+    assert st.cpu.usage.user == 452278264 * 10**7 and st.cpu.usage.system == 291429664 * 10**7
+    assert st.cpu.usage.per_cpu_usage == [1564936537989058, 1583937096487821, 1604195415465681, 1596445226820187,
+                                          1481069084155629, 1478735613864327, 1477610593414743, 1476362015778086]
+    assert (st.cpu.cfs.periods, st.cpu.cfs.throttled_periods, st.cpu.cfs.throttled_time) == (
+        2000, 200, 18446744073709551615)
+    assert (st.memory.usage, st.memory.max_usage, st.memory.failcnt) == (2048, 4096, 100)
+    # runc's memory.stat has only local keys; use_hierarchy is 1, so total_* are read and absent: zero.
+    assert (st.memory.cache, st.memory.rss) == (0, 0)
+    assert st.memory.working_set == 2048              # no total_inactive_file: the working set is the usage
+    assert errs["parse_errors"] == 0
+
+
+def test_runc_invalid_cpu_stat_and_memory_stat_lose_only_their_groups(runc_tree, fake_host):
+    os.replace(os.path.join(runc_tree, "cpu", "c", "cpu.stat.invalid"), os.path.join(runc_tree, "cpu", "c", "cpu.stat"))
+    os.replace(os.path.join(runc_tree, "memory", "c", "memory.stat.invalid"),
+               os.path.join(runc_tree, "memory", "c", "memory.stat"))
+    st, errs = runc_sample(runc_tree, fake_host, "/c")
+    assert (st.cpu.cfs.periods, st.memory.usage) == (0, 0)      # not collected: zero-valued
+    assert st.cpu.usage.total == 12262454190222160              # cpuacct is fine
+    assert errs["parse_errors"] == 2
+
+
+def test_runc_cfq_fills_all_eight_lists(runc_tree, fake_host):
+    st, _ = runc_sample(runc_tree, fake_host, "/cfq")
+    d = st.diskio
+    assert disk(d.sectors) == [((8, 0), {"Count": 1024})]
+    assert disk(d.io_service_time) == [((8, 0), {"Read": 173959, "Write": 0, "Sync": 0, "Async": 173959,
+                                                 "Total": 17395})]
+    assert disk(d.io_wait_time) == [((8, 0), {"Read": 15571, "Write": 0, "Sync": 0, "Async": 15571, "Total": 15571})]
+    assert disk(d.io_merged) == [((8, 0), {"Read": 5, "Write": 10, "Sync": 0, "Async": 0, "Total": 15})]
+    assert disk(d.io_queued) == [((8, 0), {"Read": 1, "Write": 4, "Sync": 2, "Async": 3, "Total": 5})]
+    assert disk(d.io_time) == [((8, 0), {"Count": 8})]
+    assert disk(d.io_serviced) == [((8, 0), {"Read": 10, "Write": 40, "Sync": 20, "Async": 30, "Total": 50})]
+    assert disk(d.io_service_bytes) == [((8, 0), {"Read": 100, "Write": 200, "Sync": 300, "Async": 500,
+                                                  "Total": 500})]
+
+
+def test_runc_bfq_debug_group_wins_over_plain_bfq(runc_tree, fake_host):
+    st, _ = runc_sample(runc_tree, fake_host, "/bfq_debug")
+    assert disk(st.diskio.sectors) == [((8, 0), {"Count": 2048})]
+    assert disk(st.diskio.io_serviced) == [((8, 0), {"Read": 11, "Write": 41, "Sync": 21, "Async": 31, "Total": 51})]
+
+
+def test_runc_throttle_two_devices(runc_tree, fake_host):
+    st, _ = runc_sample(runc_tree, fake_host, "/throttle")
+    assert disk(st.diskio.io_serviced) == [
+        ((8, 0), {"Read": 1641, "Write": 231, "Sync": 421, "Async": 1641, "Total": 1641}),
+        ((252, 0), {"Read": 1641, "Write": 231, "Sync": 421, "Async": 1641, "Total": 1641})]
+    assert st.diskio.sectors in (None, [])

@@ -20,9 +20,9 @@ cdef int single_value(const char *buf, Py_ssize_t n, uint64_t *out) noexcept nog
 
 cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row) noexcept nogil:
     """Lines of "key value": known keys (table) are written to their columns,
-    scaled; unknown keys are skipped. A line without a value, or a known key with
-    a value that is not a number, makes the file malformed. Blank lines and a
-    missing final newline are fine."""
+    scaled; unknown keys are skipped. A line without a value, or with a value
+    that is not a number (known key or not), makes the file malformed, as it
+    does for runc. Blank lines and a missing final newline are fine."""
     cdef const char *p = buf
     cdef const char *end = buf + n
     cdef const char *eol
@@ -44,12 +44,12 @@ cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *
         if v == eol:
             return PARSE_MALFORMED
         v_end = cgs_token_end(v, eol)
+        if cgs_parse_u64(v, v_end, &value) != CGS_NUM_OK:
+            return PARSE_MALFORMED
         klen = k_end - p
         for i in range(table.n):
             e = &table.entries[i]
             if e.keylen == klen and memcmp(e.key, p, klen) == 0:
-                if cgs_parse_u64(v, v_end, &value) != CGS_NUM_OK:
-                    return PARSE_MALFORMED
                 (<uint64_t *>(row + e.offset))[0] = cgs_scale(value, e.scale)
                 break
         p = eol + 1
