@@ -2,7 +2,7 @@
 
 Every exception the library raises on purpose derives from `CgsamplerError`,
 so callers can catch them all with one clause; each one also derives from the
-built-in exception a Python user would expect (here `ValueError`).
+built-in exception a Python user would expect (`ValueError`, `KeyError`, ...).
 """
 
 from __future__ import annotations
