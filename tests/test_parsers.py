@@ -253,7 +253,10 @@ def test_io_stat_known_key_with_bad_value_is_malformed():
         cgroup_v2.parse_io_stat(b"8:0 rbytes=12z wbytes=0\n")
 
 
-def test_line_count_of_cgroup_procs():
-    assert formats.parse_line_count(b"1\n22\n333\n") == 3
-    assert formats.parse_line_count(b"1\n22") == 2
-    assert formats.parse_line_count(b"") == 0
+def test_pid_count_of_cgroup_procs():
+    assert formats.parse_pid_count(b"1\n22\n333\n") == 3
+    assert formats.parse_pid_count(b"1\n22") == 2
+    assert formats.parse_pid_count(b"") == 0                 # no process
+    for bad in (b"1\nabc\n", b"-5\n", b"1 2\n", b"0x10\n"):
+        with pytest.raises(ValueError):
+            formats.parse_pid_count(bad)

@@ -18,6 +18,7 @@ _OFFSETS = {name: schema.STATS_DTYPE.fields[name][1] for name in schema.STATS_DT
 _LIST_INDEX = {name: i for i, name in enumerate(schema.DISK_LISTS)}
 G = schema.GROUPS
 FD_RESERVE = 256        # descriptors left for the embedding program
+MAX_CPUS = 8192         # the kernel's largest NR_CPUS: a longer per-CPU file is not believed
 
 
 def raise_fd_limit() -> int:
@@ -96,28 +97,31 @@ def _jobs(h, name):
         if name == "/" and "memory.current" not in paths and "memory.stat" in paths:
             flags |= EMULATE_MEMORY_USAGE
             specs = [s for s in specs if s.name != "memory.current"]
-    first_of_group = set()
+    if not paths:
+        raise FileNotFoundError(f"cgroup {name} vanished")
+    blkio_stopped = set()      # blkio groups cut short by a missing file
     for spec in specs:
         path = paths.get(spec.name)
-        if path is None:
-            if spec.mandatory and spec.parser != "blkio":
+        if spec.parser == "blkio":
+            # cAdvisor reads a group's files in order and stops at the first one
+            # missing; a group without its first (probe) file is not tried at all.
+            if path is None or spec.blkio_group in blkio_stopped:
+                blkio_stopped.add(spec.blkio_group)
+                continue
+        elif path is None:
+            if spec.mandatory:
                 uncollectable |= schema.group_mask(spec.groups)
             continue
-        probe = 0
-        if spec.parser == "blkio" and spec.blkio_group not in first_of_group:
-            first_of_group.add(spec.blkio_group)
-            # The probe must be the group's first file; if that one is absent the
-            # group is skipped (cAdvisor's rule), so mark only a real first file.
-            group_files = schema.BLKIO_GROUPS[spec.blkio_group - 1]
-            probe = int(group_files[0][0] == spec.name)
+        probe = int(spec.parser == "blkio" and schema.BLKIO_GROUPS[spec.blkio_group - 1][0][0] == spec.name)
         jobs.append((
-            path, KINDS[spec.parser], schema.group_mask(spec.groups), int(spec.mandatory),
-            int(spec.multi), _OFFSETS[spec.column] if spec.column else 0,
-            _TABLE_IDS.get(spec.table, 0), spec.blkio_group,
-            _LIST_INDEX.get(spec.blkio_list, 0), probe,
+            path, KINDS[spec.parser], schema.group_mask(spec.groups), int(spec.multi), int(spec.reopen),
+            _OFFSETS[spec.column] if spec.column else 0, _TABLE_IDS.get(spec.table, 0),
+            spec.blkio_group, _LIST_INDEX.get(spec.blkio_list, 0), probe,
         ))
     if h.version == 1 and not any(j[1] == KINDS["blkio"] for j in jobs):
         uncollectable |= G["diskio"]
+    if not jobs:
+        raise FileNotFoundError(f"cgroup {name} has no stat files left")
     return jobs, uncollectable, flags
 
 
@@ -157,8 +161,12 @@ class Sampler:
         self._fd_budget = int(fd_budget) if fd_budget is not None else max(raise_fd_limit() - FD_RESERVE, 0)
         self._engine = Engine()
         for tname, table in schema.KEY_TABLES.items():
+            presence = schema.PRESENCE_KEYS.get(tname)
             self._engine.set_table(_TABLE_IDS[tname], [
-                (key.encode(), _OFFSETS[col], scale) for key, (col, scale) in table.items()])
+                (key.encode(), _OFFSETS[col], scale) for key, (col, scale) in table.items()],
+                presence.encode() if presence else None)
+        for gname, columns in schema.GROUP_COLUMNS.items():
+            self._engine.set_group_columns(G[gname].bit_length() - 1, [_OFFSETS[c] for c in columns])
         self._containers: dict[str, _Container] = {}
         self._free_cols: list[int] = []
         self._t = 0          # next row of the ring
@@ -235,16 +243,14 @@ class Sampler:
         except FileNotFoundError:
             return False
         self._fit_percpu(jobs)
-        keep_open = self._engine.kept_fds + len(jobs) <= self._fd_budget
+        wants = sum(1 for job in jobs if not job[4])        # files not opened per read anyway
+        keep_open = self._engine.kept_fds + wants <= self._fd_budget
         col = self._take_col()
         try:
             slot, _ = self._engine.add_slot(col, jobs, uncollectable, flags, keep_open)
         except FileNotFoundError:
             self._free_cols.append(col)
             return False
-        except OSError:
-            # Unreadable now (permissions): reopen each sweep, errors are counted there.
-            slot, _ = self._engine.add_slot(col, jobs, uncollectable, flags, False)
         self._containers[name] = _Container(name, slot, col, spec, not keep_open)
         return True
 
@@ -254,7 +260,7 @@ class Sampler:
         for job in jobs:
             if job[1] == KINDS["percpu"]:
                 n = len((_read_text(job[0]) or "").split())
-                if n > self._C:
+                if self._C < n <= MAX_CPUS:
                     self._alloc(self._stats.shape[1], n)
 
     def _drop(self, c):
@@ -343,15 +349,13 @@ class Sampler:
     def errors(self, name) -> dict:
         """Read and parse error counters of one container, with the last failing file."""
         c = self._get(name)
-        if c.retired_at is not None:
-            return {"read_errors": 0, "parse_errors": 0, "last_errno": 0, "last_file": None,
-                    "vanished": True}
         out = self._engine.slot_errors(c.slot)
-        out["vanished"] = False
+        out["vanished"] = c.retired_at is not None
         out["reopened"] = c.reopened
         return out
 
     def _get(self, name):
+        self._check_open()
         key = _normalize(name)
         c = self._containers.get(key)
         if c is None:

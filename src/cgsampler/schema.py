@@ -62,6 +62,17 @@ DISK_LISTS = ("io_service_bytes", "io_serviced", "io_queued", "sectors",
 DISK_OPS = ("Count", "Read", "Write", "Sync", "Async", "Discard", "Total")
 
 GROUPS = {"cpu": 1, "cfs": 2, "percpu": 4, "memory": 8, "diskio": 16, "processes": 32}
+# The columns each group fills: all zeroed when the group fails in a sweep.
+GROUP_COLUMNS = {
+    "cpu": ("cpu_usage_total", "cpu_user", "cpu_system"),
+    "cfs": ("cpu_cfs_periods", "cpu_cfs_throttled_periods", "cpu_cfs_throttled_time"),
+    "percpu": ("cpu_percpu_count",),
+    "memory": ("memory_usage", "memory_max_usage", "memory_cache", "memory_rss", "memory_swap",
+               "memory_mapped_file", "memory_working_set", "memory_failcnt", "memory_inactive_file",
+               "memory_pgfault", "memory_pgmajfault"),
+    "diskio": ("diskio_count", "diskio_overflow"),
+    "processes": ("process_count",),
+}
 
 USER_HZ = 100          # cpuacct.stat ticks; the kernel ABI fixes it at 100
 NS_PER_TICK = 10**9 // USER_HZ
@@ -111,6 +122,13 @@ MEMORY_STAT_V2 = {
     "pgfault": ("memory_pgfault", 1),
     "pgmajfault": ("memory_pgmajfault", 1),
 }
+# Tables with a key whose absence changes a derived value: without inactive_file
+# the working set is the usage (cAdvisor's rule).
+PRESENCE_KEYS = {
+    "memory.stat.v1.hierarchical": "total_inactive_file",
+    "memory.stat.v1.local": "total_inactive_file",
+    "memory.stat.v2": "inactive_file",
+}
 KEY_TABLES = {
     "cpuacct.stat": CPUACCT_STAT,
     "cpu.stat.v1": CPU_STAT_V1,
@@ -129,10 +147,11 @@ class StatFile:
     name: str                 # file name in the cgroup directory
     parser: str               # single | keyed | percpu | procs | blkio | iostat
     groups: tuple             # GROUPS names it feeds
-    mandatory: bool = True    # a failure (or absence) clears its groups' valid bits
+    mandatory: bool = True    # absent: its groups cannot be collected (a failure always clears them)
     column: str = ""          # single: the column
     table: str = ""           # keyed: KEY_TABLES name
     multi: bool = False       # many seq_file records: a short read is not EOF
+    reopen: bool = False      # open it for every read instead of keeping it open
     blkio_group: int = 0      # blkio: cAdvisor's file group, tried in order ...
     blkio_list: str = ""      # ... and the DiskIoStats list it fills
 
@@ -146,7 +165,10 @@ V1_FILES = (
     StatFile("memory.max_usage_in_bytes", "single", ("memory",), column="memory_max_usage"),
     StatFile("memory.failcnt", "single", ("memory",), column="memory_failcnt"),
     StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v1.hierarchical"),
-    StatFile("cgroup.procs", "procs", ("processes",), multi=True),
+    # v1 caches the pid list of an open cgroup.procs and serves it again to reads
+    # within 1 s of the last (CGROUP_PIDLIST_DESTROY_DELAY): a kept fd would show a
+    # stale count at high rates, so it is opened for each read.
+    StatFile("cgroup.procs", "procs", ("processes",), multi=True, reopen=True),
 )
 
 # cAdvisor's blkio file groups (reference section 8.2), in the order they are tried:

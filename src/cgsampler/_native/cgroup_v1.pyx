@@ -3,6 +3,7 @@
 key tables of schema.py."""
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
 from libc.string cimport memcmp
+from libc.stdlib cimport malloc, free
 from cgsampler._native.formats cimport (
     DiskSink, cgs_disk_entry, PARSE_OK, PARSE_MALFORMED, CGS_NUM_OK, CGS_OP_COUNT, CGS_OP_READ,
     CGS_OP_WRITE, CGS_OP_SYNC, CGS_OP_ASYNC, CGS_OP_DISCARD, CGS_OP_TOTAL,
@@ -36,6 +37,8 @@ cdef int cpuacct_usage_percpu(const char *buf, Py_ssize_t n, uint64_t *out, uint
             overflow[0] += 1
         p = t
     count[0] = i
+    if i == 0 and overflow[0] == 0:
+        return PARSE_MALFORMED      # the kernel prints at least one CPU
     return PARSE_OK
 
 
@@ -107,11 +110,17 @@ cdef int blkio_rwstat(const char *buf, Py_ssize_t n, uint16_t lst, DiskSink *sin
 # Python entry points, for tests and tools.
 
 def parse_usage_percpu(bytes data):
-    cdef uint64_t vals[4096]
+    cdef uint64_t cap = len(data) // 2 + 1
+    cdef uint64_t *vals = <uint64_t *>malloc(cap * sizeof(uint64_t))
     cdef uint64_t count = 0, overflow = 0
-    if cpuacct_usage_percpu(data, len(data), vals, 4096, &count, &overflow) != PARSE_OK:
-        raise ValueError("malformed cpuacct.usage_percpu")
-    return [vals[i] for i in range(count)]
+    if vals == NULL:
+        raise MemoryError()
+    try:
+        if cpuacct_usage_percpu(data, len(data), vals, cap, &count, &overflow) != PARSE_OK:
+            raise ValueError("malformed cpuacct.usage_percpu")
+        return [vals[i] for i in range(count)]
+    finally:
+        free(vals)
 
 
 def parse_blkio(bytes data):

@@ -1,7 +1,7 @@
 """Parsers of cgroup v2 files whose format is their own. cpu.stat, memory.stat,
 memory.current and friends use formats.pyx with the key tables of schema.py."""
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
-from libc.string cimport memcmp
+from libc.string cimport memcmp, memchr
 from cgsampler._native.formats cimport (
     DiskSink, cgs_disk_entry, PARSE_OK, PARSE_MALFORMED, CGS_NUM_OK, CGS_OP_READ, CGS_OP_WRITE,
     CGS_LIST_SERVICE_BYTES, CGS_LIST_SERVICED,
@@ -15,7 +15,9 @@ cdef int io_stat(const char *buf, Py_ssize_t n, DiskSink *sink) noexcept nogil:
     newline, so several ids can precede one device's counters; the counters
     belong to the last id before them, the others have none. rbytes/wbytes go to
     io_service_bytes, rios/wios to io_serviced (Read/Write); other keys are
-    skipped. A known key with a non-numeric value is malformed."""
+    skipped. Counters after a token that is neither an id nor key=value belong
+    to no device. A known key with a non-numeric value, or an id like "8:x", is
+    malformed."""
     cdef const char *p = buf
     cdef const char *end = buf + n
     cdef const char *t
@@ -37,6 +39,10 @@ cdef int io_stat(const char *buf, Py_ssize_t n, DiskSink *sink) noexcept nogil:
         if eq == t:
             if parse_devnum(p, t, &mj, &mn) == 0:
                 major, minor, have_dev = mj, mn, 1
+            elif memchr(p, b':', t - p) != NULL:
+                return PARSE_MALFORMED          # "8:x": a device id that does not parse
+            else:
+                have_dev = 0                    # some other token: what follows is nobody's
             p = t
             continue
         if not have_dev:

@@ -65,8 +65,9 @@ cdef struct DiskSink:
     uint64_t overflow
 
 cdef int single_value(const char *buf, Py_ssize_t n, uint64_t *out) noexcept nogil
-cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row) noexcept nogil
-cdef uint64_t count_lines(const char *buf, Py_ssize_t n) noexcept nogil
+cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row,
+                    uint64_t *seen) noexcept nogil
+cdef int count_pids(const char *buf, Py_ssize_t n, uint64_t *count) noexcept nogil
 cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,
                       uint16_t op, uint64_t value) noexcept nogil
 cdef int parse_devnum(const char *p, const char *end, uint32_t *major, uint32_t *minor) noexcept nogil

@@ -18,11 +18,14 @@ cdef int single_value(const char *buf, Py_ssize_t n, uint64_t *out) noexcept nog
     return PARSE_OK
 
 
-cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row) noexcept nogil:
+cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row,
+                    uint64_t *seen) noexcept nogil:
     """Lines of "key value": known keys (table) are written to their columns,
-    scaled; unknown keys are skipped. A line without a value, or with a value
-    that is not a number (known key or not), makes the file malformed, as it
-    does for runc. Blank lines and a missing final newline are fine."""
+    scaled, and bit i of *seen is set for table entry i (i < 64); unknown keys
+    are skipped. A line without a value, a value that is not a number (known key
+    or not, as runc rules), or a file with no line at all (the kernel never
+    prints these files empty) is malformed. Blank lines and a missing final
+    newline are fine."""
     cdef const char *p = buf
     cdef const char *end = buf + n
     cdef const char *eol
@@ -31,8 +34,9 @@ cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *
     cdef const char *v_end
     cdef Py_ssize_t klen
     cdef uint64_t value
-    cdef int i
+    cdef int i, lines = 0
     cdef const KeyEntry *e
+    seen[0] = 0
     while p < end:
         eol = cgs_line_end(p, end)
         p = cgs_skip_spaces(p, eol)
@@ -44,31 +48,43 @@ cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *
         if v == eol:
             return PARSE_MALFORMED
         v_end = cgs_token_end(v, eol)
-        if cgs_parse_u64(v, v_end, &value) != CGS_NUM_OK:
+        if cgs_parse_u64(v, v_end, &value) != CGS_NUM_OK or cgs_skip_spaces(v_end, eol) != eol:
             return PARSE_MALFORMED
+        lines += 1
         klen = k_end - p
         for i in range(table.n):
             e = &table.entries[i]
             if e.keylen == klen and memcmp(e.key, p, klen) == 0:
                 (<uint64_t *>(row + e.offset))[0] = cgs_scale(value, e.scale)
+                if i < 64:
+                    seen[0] |= (<uint64_t>1) << i
                 break
         p = eol + 1
+    if lines == 0:
+        return PARSE_MALFORMED
     return PARSE_OK
 
 
-cdef uint64_t count_lines(const char *buf, Py_ssize_t n) noexcept nogil:
-    """Non-empty lines (cgroup.procs: one pid per line; last newline optional)."""
-    cdef uint64_t lines = 0
-    cdef Py_ssize_t i
-    cdef int in_line = 0
-    for i in range(n):
-        if buf[i] == b'\n':
-            if in_line:
-                lines += 1
-            in_line = 0
-        elif not cgs_is_space(buf[i]):
-            in_line = 1
-    return lines + in_line
+cdef int count_pids(const char *buf, Py_ssize_t n, uint64_t *count) noexcept nogil:
+    """cgroup.procs: one decimal pid per line (last newline optional; empty = no
+    process). A line that is not a pid is malformed."""
+    cdef const char *p = buf
+    cdef const char *end = buf + n
+    cdef const char *eol
+    cdef const char *t
+    cdef uint64_t pid, lines = 0
+    while p < end:
+        eol = cgs_line_end(p, end)
+        p = cgs_skip_spaces(p, eol)
+        if p != eol:
+            t = cgs_token_end(p, eol)
+            if p[0] == b'-' or cgs_parse_u64(p, t, &pid) != CGS_NUM_OK or pid == CGS_U64_MAX \
+                    or cgs_skip_spaces(t, eol) != eol:
+                return PARSE_MALFORMED
+            lines += 1
+        p = eol + 1
+    count[0] = lines
+    return PARSE_OK
 
 
 cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,
@@ -114,16 +130,23 @@ def parse_single_value(bytes data):
     return v
 
 
-def parse_line_count(bytes data):
-    return count_lines(data, len(data))
+def parse_pid_count(bytes data):
+    """Number of pids in a cgroup.procs file; ValueError if malformed."""
+    cdef uint64_t count = 0
+    if count_pids(data, len(data), &count) != PARSE_OK:
+        raise ValueError("malformed cgroup.procs")
+    return count
 
 
 def parse_keyed(bytes data, keys):
     """{key: value} for the given keys of a flat "key value" file (absent keys
     are left out); ValueError if malformed."""
     cdef Py_ssize_t n = len(keys)
+    if n > 64:
+        raise ValueError("at most 64 keys")
     cdef KeyEntry *entries = <KeyEntry *>calloc(max(n, 1), sizeof(KeyEntry))
-    cdef uint64_t *values = <uint64_t *>calloc(max(n, 1) + 1, sizeof(uint64_t))
+    cdef uint64_t *values = <uint64_t *>calloc(max(n, 1), sizeof(uint64_t))
+    cdef uint64_t seen = 0
     cdef KeyTable table
     cdef Py_ssize_t i
     encoded = [k.encode() if isinstance(k, str) else bytes(k) for k in keys]
@@ -131,14 +154,13 @@ def parse_keyed(bytes data, keys):
         for i in range(n):
             entries[i].key = <const char *>(<bytes>encoded[i])
             entries[i].keylen = len(encoded[i])
-            entries[i].offset = <uint32_t>((i + 1) * sizeof(uint64_t))
+            entries[i].offset = <uint32_t>(i * sizeof(uint64_t))
             entries[i].scale = 1
-            values[i + 1] = CGS_U64_MAX      # sentinel: not seen
         table.entries = entries
         table.n = <int>n
-        if flat_keyed(data, len(data), &table, <char *>values) != PARSE_OK:
+        if flat_keyed(data, len(data), &table, <char *>values, &seen) != PARSE_OK:
             raise ValueError("malformed key-value file")
-        return {keys[i]: values[i + 1] for i in range(n) if values[i + 1] != CGS_U64_MAX}
+        return {keys[i]: values[i] for i in range(n) if seen & ((<uint64_t>1) << i)}
     finally:
         free(entries)
         free(values)

@@ -13,6 +13,7 @@ from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy, strlen
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
 from posix.unistd cimport close, pread
+from posix.stat cimport fstat, struct_stat
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
 cimport numpy as cnp
@@ -20,7 +21,7 @@ import numpy as np
 
 from cgsampler._native.formats cimport (
     cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
-    CGS_MEMORY, single_value, flat_keyed, count_lines,
+    CGS_MEMORY, single_value, flat_keyed, count_pids,
 )
 from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
 from cgsampler._native.cgroup_v2 cimport io_stat
@@ -51,14 +52,18 @@ cdef enum:
 
 cdef enum:
     MAX_TABLES = 32
+    NGROUPS = 8
+    MAX_GROUP_COLUMNS = 16
     INITIAL_BUFFER = 65536
 
 cdef struct Job:
-    int fd               # kept-open fd, or -1: open/read/close each sweep (fd budget exhausted)
+    int fd               # kept-open fd, or -1: open/read/close each sweep (fd budget, or `reopen`)
     int kind
-    uint64_t groups      # valid bits this file contributes to
-    int mandatory        # a failure clears `groups`; an optional file failing leaves zeros
+    uint64_t groups      # valid bits this file contributes to; any failure clears them
     int multi            # multi-record seq_file: read until EOF, a short read is not the end
+    int reopen           # never keep this file open (v1 cgroup.procs: see schema.py)
+    uint64_t ino         # inode when the slot was made: a file opened by path with another
+                         # inode belongs to a re-created cgroup, so this container vanished
     uint32_t offset
     int table
     int bgroup           # K_BLKIO: file group (1..5, tried in order) ...
@@ -72,7 +77,7 @@ cdef struct Slot:
     Py_ssize_t col
     int njobs
     Job *jobs
-    uint64_t uncollectable    # groups with a mandatory file absent when the slot was made
+    uint64_t uncollectable    # groups with a needed file absent when the slot was made
     uint64_t read_errors
     uint64_t parse_errors
     int last_errno
@@ -87,6 +92,9 @@ cdef class Engine:
     cdef Slot *slots
     cdef Py_ssize_t nslots
     cdef KeyTable tables[MAX_TABLES]
+    cdef int presence[MAX_TABLES]   # table entry whose absence matters (inactive_file), or -1
+    cdef uint32_t group_cols[NGROUPS][MAX_GROUP_COLUMNS]   # columns zeroed when a group fails
+    cdef int group_ncols[NGROUPS]
     cdef list _table_keys           # keeps the key bytes alive
     cdef char *buf
     cdef Py_ssize_t cap
@@ -99,6 +107,7 @@ cdef class Engine:
     cdef list _vanished
 
     def __cinit__(self):
+        cdef int i
         self.slots = NULL
         self.nslots = 0
         self.buf = <char *>malloc(INITIAL_BUFFER)
@@ -106,6 +115,9 @@ cdef class Engine:
             raise MemoryError()
         self.cap = INITIAL_BUFFER
         memset(self.tables, 0, sizeof(self.tables))
+        memset(self.group_ncols, 0, sizeof(self.group_ncols))
+        for i in range(MAX_TABLES):
+            self.presence[i] = -1
         self._table_keys = []
         self._vanished = []
         self.kept_fds = 0
@@ -122,8 +134,10 @@ cdef class Engine:
 
     # --- configuration (Python side, off the hot path) -------------------------
 
-    def set_table(self, int table_id, entries):
-        """entries: [(key bytes, column byte offset, scale), ...]"""
+    def set_table(self, int table_id, entries, presence_key=None):
+        """entries: [(key bytes, column byte offset, scale), ...]. presence_key: the
+        key whose absence the sweep must know about (memory.stat's inactive_file:
+        without it the working set is the usage)."""
         if not 0 <= table_id < MAX_TABLES:
             raise ValueError("table id out of range")
         n = len(entries)
@@ -141,7 +155,19 @@ cdef class Engine:
         free(self.tables[table_id].entries)
         self.tables[table_id].entries = e
         self.tables[table_id].n = n
+        self.presence[table_id] = -1
+        if presence_key is not None:
+            self.presence[table_id] = keys.index(bytes(presence_key))
         self._table_keys.append(keys)
+
+    def set_group_columns(self, int group_bit, offsets):
+        """Row columns (byte offsets) that belong to group `1 << group_bit`: they
+        are zeroed when the group fails in a sweep, never left half-filled."""
+        if not 0 <= group_bit < NGROUPS or len(offsets) > MAX_GROUP_COLUMNS:
+            raise ValueError("group or column count out of range")
+        for i, off in enumerate(offsets):
+            self.group_cols[group_bit][i] = off
+        self.group_ncols[group_bit] = len(offsets)
 
     def bind(self, cnp.ndarray stats, cnp.ndarray percpu, cnp.ndarray disk):
         """Points the engine at the history arrays: stats [T, N] of STATS_DTYPE,
@@ -166,10 +192,11 @@ cdef class Engine:
         self.itemsize = sizeof(cgs_row)
 
     def add_slot(self, Py_ssize_t col, jobs, uint64_t uncollectable=0, int flags=0, bint keep_open=True):
-        """Makes a slot for one container. jobs: [(path, kind, groups, mandatory,
-        multi, offset, table, bgroup, blist, probe), ...]. Opens every file now
-        when keep_open (the fd budget is the caller's). Returns (slot id,
-        fds kept). Raises FileNotFoundError if the container vanished."""
+        """Makes a slot for one container. jobs: [(path, kind, groups, multi,
+        reopen, offset, table, bgroup, blist, probe), ...]. Opens every file now
+        when keep_open (the fd budget is the caller's), and notes each file's
+        inode. Returns (slot id, fds kept). Raises FileNotFoundError if the
+        container vanished."""
         cdef Py_ssize_t sid = -1, i
         for i in range(self.nslots):
             if self.slots[i].state == SLOT_FREE:
@@ -195,8 +222,9 @@ cdef class Engine:
         s.state = SLOT_ACTIVE
         cdef Job *j
         cdef int fd, kept = 0
+        cdef struct_stat st
         for i, spec in enumerate(jobs):
-            path, kind, groups, mandatory, multi, offset, table, bgroup, blist, probe = spec
+            path, kind, groups, multi, reopen, offset, table, bgroup, blist, probe = spec
             bpath = path.encode() if isinstance(path, str) else bytes(path)
             j = &s.jobs[i]
             s.njobs = i + 1
@@ -206,20 +234,26 @@ cdef class Engine:
                 raise MemoryError()
             memcpy(j.path, <char *>bpath, len(bpath))
             j.path[len(bpath)] = 0
-            j.kind, j.groups, j.mandatory, j.multi = kind, groups, mandatory, multi
+            j.kind, j.groups, j.multi, j.reopen = kind, groups, multi, reopen
             j.offset, j.table, j.bgroup, j.blist, j.probe = offset, table, bgroup, blist, probe
             j.fd = -1
-            if keep_open:
-                fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
-                if fd < 0:
-                    e = errno
+            fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+            if fd < 0:
+                e = errno
+                if vanished_errno(e):
                     self._free_slot(sid)
-                    if vanished_errno(e):
-                        raise FileNotFoundError(e, "vanished", path)
-                    raise OSError(e, "cannot open", path)
+                    raise FileNotFoundError(e, "vanished", path)
+                continue        # unreadable now (EACCES...): reopened each sweep, errors counted there
+            if fstat(fd, &st) != 0:
+                close(fd)
+                continue
+            j.ino = st.st_ino
+            if keep_open and not reopen:
                 j.fd = fd
                 kept += 1
-        self.kept_fds += kept
+                self.kept_fds += 1      # counted as it is opened: _free_slot may close it
+            else:
+                close(fd)
         return sid, kept
 
     def set_column(self, Py_ssize_t sid, Py_ssize_t col):
@@ -278,12 +312,17 @@ cdef class Engine:
         cdef int opened = 0
         cdef Py_ssize_t total = 0, n
         cdef char *grown
+        cdef struct_stat st
         if fd < 0:
             fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
             if fd < 0:
                 err[0] = errno
                 return -1
             opened = 1
+            if j.ino != 0 and (fstat(fd, &st) != 0 or <uint64_t>st.st_ino != j.ino):
+                close(fd)
+                err[0] = ENODEV         # the same path, a new cgroup: ours is gone
+                return -1
         while True:
             n = pread(fd, self.buf + total, self.cap - total, total)
             if n < 0:
@@ -313,14 +352,12 @@ cdef class Engine:
         cdef cgs_row *row = <cgs_row *>(self.stats_base + (t * self.N + s.col) * self.itemsize)
         cdef uint64_t *percpu = self.percpu_base + (t * self.N + s.col) * self.C
         cdef DiskSink sink
-        cdef uint64_t valid = 0, failed = 0, ignored
+        cdef uint64_t valid = 0, failed = 0, ignored, seen, mark
         cdef Py_ssize_t n
-        cdef uint64_t mark
-        cdef int k, err = 0, rc, chosen = 0
+        cdef int k, g, c, err = 0, rc, chosen = 0, inactive_seen = 0
         cdef Job *j
         cdef timespec ts
         memset(row, 0, sizeof(cgs_row))
-        row.memory_inactive_file = CGS_U64_MAX     # "key absent" until memory.stat says otherwise
         sink.entries = self.disk_base + (t * self.N + s.col) * self.D
         sink.cap = self.D
         sink.count = 0
@@ -330,7 +367,7 @@ cdef class Engine:
             valid |= j.groups
             if j.kind == K_BLKIO:
                 # cAdvisor's blkio file groups: the first group whose probe file has
-                # data wins; later files of that group stop at the first empty one.
+                # device rows wins; later files of that group stop at the first empty one.
                 if chosen < 0 or (chosen > 0 and j.bgroup != chosen) or (chosen == 0 and not j.probe):
                     continue
             n = self._read(j, &err)
@@ -338,21 +375,22 @@ cdef class Engine:
                 if vanished_errno(err):
                     s.state = SLOT_VANISHED
                     self._close_fds(s)
-                    row.valid = 0
+                    memset(row, 0, sizeof(cgs_row))
                     return 1
                 s.read_errors += 1
                 s.last_errno = err
                 s.last_job = k
-                if j.mandatory:
-                    failed |= j.groups
+                failed |= j.groups
                 continue
             rc = PARSE_OK
             if j.kind == K_SINGLE:
                 rc = single_value(self.buf, n, <uint64_t *>(<char *>row + j.offset))
             elif j.kind == K_KEYED:
-                rc = flat_keyed(self.buf, n, &self.tables[j.table], <char *>row)
+                rc = flat_keyed(self.buf, n, &self.tables[j.table], <char *>row, &seen)
+                if self.presence[j.table] >= 0 and seen & ((<uint64_t>1) << self.presence[j.table]):
+                    inactive_seen = 1
             elif j.kind == K_PROCS:
-                row.process_count = count_lines(self.buf, n)
+                rc = count_pids(self.buf, n, &row.process_count)
             elif j.kind == K_PERCPU:
                 rc = cpuacct_usage_percpu(self.buf, n, percpu, self.C, &row.cpu_percpu_count, &ignored)
                 if ignored:
@@ -363,9 +401,9 @@ cdef class Engine:
                 rc = io_stat(self.buf, n, &sink)
             elif j.kind == K_BLKIO:
                 if chosen == 0:
-                    mark = sink.count
+                    mark = sink.count + sink.overflow
                     rc = blkio_rwstat(self.buf, n, j.blist, &sink)
-                    if rc == PARSE_OK and sink.count == mark:
+                    if rc == PARSE_OK and sink.count + sink.overflow == mark:
                         continue          # no device rows (empty, or only "Total 0"): next group
                     chosen = j.bgroup
                 elif n == 0:
@@ -377,19 +415,23 @@ cdef class Engine:
                 s.parse_errors += 1
                 s.last_errno = 0
                 s.last_job = k
-                if j.mandatory:
-                    failed |= j.groups
+                failed |= j.groups
         clock_gettime(CLOCK_REALTIME, &ts)
         row.timestamp_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
         row.diskio_count = sink.count
         row.diskio_overflow = sink.overflow
         if s.flags & F_EMULATE_USAGE:
             row.memory_usage = row.memory_rss + row.memory_cache
-        if row.memory_inactive_file == CGS_U64_MAX:
-            row.memory_inactive_file = 0
+        if not inactive_seen:
             row.memory_working_set = row.memory_usage
         elif row.memory_inactive_file < row.memory_usage:
             row.memory_working_set = row.memory_usage - row.memory_inactive_file
+        if failed:
+            # A group that failed keeps nothing: zero its columns, not half of them.
+            for g in range(NGROUPS):
+                if failed & ((<uint64_t>1) << g):
+                    for c in range(self.group_ncols[g]):
+                        (<uint64_t *>(<char *>row + self.group_cols[g][c]))[0] = 0
         row.valid = valid & ~failed & ~s.uncollectable
         return 0
 
