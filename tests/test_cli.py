@@ -14,9 +14,12 @@ import time
 import numpy as np
 import pytest
 
+import cgsampler
+
 from cgsampler import cli, schema
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+# The subprocesses import the same cgsampler as this test run (installed, or src/ with built extensions).
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__)))
 MiB = 1 << 20
 UNLIMITED = 2**64 - 1
 
