@@ -28,14 +28,15 @@ def open_fds():
 
 
 def fds_into(directory):
-    """This process's fds open on files of `directory`: {fd: path}."""
+    """This process's fds open on `directory` itself (the directory of a file
+    opened per read) or on files in it: {fd: path}."""
     out = {}
     for fd in os.listdir("/proc/self/fd"):
         try:
             target = os.readlink(f"/proc/self/fd/{fd}")
         except OSError:
             continue
-        if target.startswith(directory + "/"):
+        if target == directory or target.startswith(directory + "/"):
             out[int(fd)] = target
     return out
 

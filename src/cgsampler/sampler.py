@@ -115,7 +115,7 @@ def _jobs(h, name):
         probe = int(spec.parser == "blkio" and schema.BLKIO_GROUPS[spec.blkio_group - 1][0][0] == spec.name)
         jobs.append((
             path, KINDS[spec.parser], schema.group_mask(spec.groups), int(spec.multi), int(spec.reopen),
-            _OFFSETS[spec.column] if spec.column else 0, _TABLE_IDS.get(spec.table, 0),
+            spec.max_record, _OFFSETS[spec.column] if spec.column else 0, _TABLE_IDS.get(spec.table, 0),
             spec.blkio_group, _LIST_INDEX.get(spec.blkio_list, 0), probe,
         ))
     if h.version == 1 and not any(j[1] == KINDS["blkio"] for j in jobs):
@@ -243,7 +243,7 @@ class Sampler:
         except FileNotFoundError:
             return False
         self._fit_percpu(jobs)
-        wants = sum(1 for job in jobs if not job[4])        # files not opened per read anyway
+        wants = len(jobs)     # one fd per file, or per directory of a file opened per read
         keep_open = self._engine.kept_fds + wants <= self._fd_budget
         col = self._take_col()
         try:

@@ -141,6 +141,9 @@ KEY_TABLES = {
 
 # --- which file feeds what -----------------------------------------------------
 
+PID_RECORD = 12            # one cgroup.procs line: a pid (at most 7 digits, pid_max 2^22) and "\n"
+
+
 @dataclass(frozen=True)
 class StatFile:
     """One kernel file the sampler holds open per container."""
@@ -152,6 +155,7 @@ class StatFile:
     table: str = ""           # keyed: KEY_TABLES name
     multi: bool = False       # many seq_file records: a short read is not EOF
     reopen: bool = False      # open it for every read instead of keeping it open
+    max_record: int = 0       # multi: longest record in bytes, if bounded (skips the EOF read)
     blkio_group: int = 0      # blkio: cAdvisor's file group, tried in order ...
     blkio_list: str = ""      # ... and the DiskIoStats list it fills
 
@@ -168,7 +172,7 @@ V1_FILES = (
     # v1 caches the pid list of an open cgroup.procs and serves it again to reads
     # within 1 s of the last (CGROUP_PIDLIST_DESTROY_DELAY): a kept fd would show a
     # stale count at high rates, so it is opened for each read.
-    StatFile("cgroup.procs", "procs", ("processes",), multi=True, reopen=True),
+    StatFile("cgroup.procs", "procs", ("processes",), multi=True, reopen=True, max_record=PID_RECORD),
 )
 
 # cAdvisor's blkio file groups (reference section 8.2), in the order they are tried:
@@ -213,7 +217,7 @@ V2_FILES = (
     StatFile("memory.swap.current", "single", ("memory",), mandatory=False, column="memory_swap"),
     StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v2"),
     StatFile("io.stat", "iostat", ("diskio",)),
-    StatFile("cgroup.procs", "procs", ("processes",), multi=True),
+    StatFile("cgroup.procs", "procs", ("processes",), multi=True, max_record=PID_RECORD),
 )
 
 

@@ -11,8 +11,13 @@ from libc.errno cimport errno, EINTR, ENODEV, ENOENT, ESRCH, ENOMEM
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy, strlen
-from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
-from posix.unistd cimport close, pread
+from posix.fcntl cimport open as c_open, openat, O_RDONLY, O_CLOEXEC, O_DIRECTORY
+
+cdef extern from "<fcntl.h>" nogil:
+    enum: O_PATH
+from posix.unistd cimport close, pread, sysconf, _SC_PAGESIZE
+from libc.string cimport strrchr
+import os
 from posix.stat cimport fstat, struct_stat
 from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
 
@@ -64,6 +69,13 @@ cdef struct Job:
     int reopen           # never keep this file open (v1 cgroup.procs: see schema.py)
     uint64_t ino         # inode when the slot was made: a file opened by path with another
                          # inode belongs to a re-created cgroup, so this container vanished
+    int dirfd            # `reopen` files of a kept slot: their directory, held open (O_PATH);
+                         # openat() on it is cheaper than a path walk and answers ENOENT
+                         # once the cgroup is removed, whatever is re-created at the path
+    char *name           # the file name within path (for openat)
+    uint32_t max_record  # multi-record files: longest record; a first read this far short of
+                         # a page is the whole file (saves the EOF read); 0 = always read to EOF
+    int was_read         # read by the last sweep (blkio groups not chosen are skipped)
     uint32_t offset
     int table
     int bgroup           # K_BLKIO: file group (1..5, tried in order) ...
@@ -104,6 +116,7 @@ cdef class Engine:
     cdef cgs_disk_entry *disk_base
     cdef object _arrays
     cdef public Py_ssize_t kept_fds
+    cdef Py_ssize_t page
     cdef list _vanished
 
     def __cinit__(self):
@@ -122,6 +135,7 @@ cdef class Engine:
         self._vanished = []
         self.kept_fds = 0
         self.stats_base = NULL
+        self.page = sysconf(_SC_PAGESIZE)
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -193,7 +207,7 @@ cdef class Engine:
 
     def add_slot(self, Py_ssize_t col, jobs, uint64_t uncollectable=0, int flags=0, bint keep_open=True):
         """Makes a slot for one container. jobs: [(path, kind, groups, multi,
-        reopen, offset, table, bgroup, blist, probe), ...]. Opens every file now
+        reopen, max_record, offset, table, bgroup, blist, probe), ...]. Opens every file now
         when keep_open (the fd budget is the caller's), and notes each file's
         inode. Returns (slot id, fds kept). Raises FileNotFoundError if the
         container vanished."""
@@ -224,7 +238,7 @@ cdef class Engine:
         cdef int fd, kept = 0
         cdef struct_stat st
         for i, spec in enumerate(jobs):
-            path, kind, groups, multi, reopen, offset, table, bgroup, blist, probe = spec
+            path, kind, groups, multi, reopen, max_record, offset, table, bgroup, blist, probe = spec
             bpath = path.encode() if isinstance(path, str) else bytes(path)
             j = &s.jobs[i]
             s.njobs = i + 1
@@ -234,7 +248,9 @@ cdef class Engine:
                 raise MemoryError()
             memcpy(j.path, <char *>bpath, len(bpath))
             j.path[len(bpath)] = 0
-            j.kind, j.groups, j.multi, j.reopen = kind, groups, multi, reopen
+            j.kind, j.groups, j.multi, j.reopen, j.max_record = kind, groups, multi, reopen, max_record
+            j.name = strrchr(j.path, b'/') + 1 if strrchr(j.path, b'/') != NULL else j.path
+            j.dirfd = -1
             j.offset, j.table, j.bgroup, j.blist, j.probe = offset, table, bgroup, blist, probe
             j.fd = -1
             fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
@@ -254,6 +270,12 @@ cdef class Engine:
                 self.kept_fds += 1      # counted as it is opened: _free_slot may close it
             else:
                 close(fd)
+                if keep_open:
+                    dpath = os.path.dirname(path).encode() if isinstance(path, str) else os.path.dirname(bytes(path))
+                    j.dirfd = c_open(<char *>dpath, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH)
+                    if j.dirfd >= 0:
+                        kept += 1
+                        self.kept_fds += 1
         return sid, kept
 
     def set_column(self, Py_ssize_t sid, Py_ssize_t col):
@@ -282,6 +304,10 @@ cdef class Engine:
             if s.jobs[i].fd >= 0:
                 close(s.jobs[i].fd)
                 s.jobs[i].fd = -1
+                self.kept_fds -= 1
+            if s.jobs[i].dirfd >= 0:
+                close(s.jobs[i].dirfd)
+                s.jobs[i].dirfd = -1
                 self.kept_fds -= 1
 
     def _check(self, Py_ssize_t sid):
@@ -313,16 +339,23 @@ cdef class Engine:
         cdef Py_ssize_t total = 0, n
         cdef char *grown
         cdef struct_stat st
+        j.was_read = 1
         if fd < 0:
-            fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
-            if fd < 0:
-                err[0] = errno
-                return -1
+            if j.dirfd >= 0:
+                fd = openat(j.dirfd, j.name, O_RDONLY | O_CLOEXEC)
+                if fd < 0:
+                    err[0] = errno
+                    return -1
+            else:
+                fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+                if fd < 0:
+                    err[0] = errno
+                    return -1
+                if j.ino != 0 and (fstat(fd, &st) != 0 or <uint64_t>st.st_ino != j.ino):
+                    close(fd)
+                    err[0] = ENODEV         # the same path, a new cgroup: ours is gone
+                    return -1
             opened = 1
-            if j.ino != 0 and (fstat(fd, &st) != 0 or <uint64_t>st.st_ino != j.ino):
-                close(fd)
-                err[0] = ENODEV         # the same path, a new cgroup: ours is gone
-                return -1
         while True:
             n = pread(fd, self.buf + total, self.cap - total, total)
             if n < 0:
@@ -333,6 +366,10 @@ cdef class Engine:
                 break
             total += n
             if n == 0 or (total < self.cap and not j.multi):
+                break
+            if total == n and j.max_record and n + j.max_record < self.page:
+                # A multi-record read stops only when the next record would not fit
+                # in the kernel's page: this short, the first read got them all.
                 break
             if total == self.cap:
                 # A file longer than the buffer: grow once and keep it (not steady state).
@@ -364,6 +401,7 @@ cdef class Engine:
         sink.overflow = 0
         for k in range(s.njobs):
             j = &s.jobs[k]
+            j.was_read = 0
             valid |= j.groups
             if j.kind == K_BLKIO:
                 # cAdvisor's blkio file groups: the first group whose probe file has
@@ -462,8 +500,9 @@ cdef class Engine:
         return gone
 
     def read_only_sweep(self):
-        """The kernel floor: reads every file every active slot would read, the
-        same way, without parsing or storing anything. Returns bytes read."""
+        """The kernel floor: reads exactly the files the last sweep read (not the
+        blkio groups it skipped), the same way, without parsing or storing
+        anything. Returns bytes read."""
         cdef Py_ssize_t i, n, total = 0
         cdef int k, err = 0
         cdef Slot *s
@@ -472,9 +511,10 @@ cdef class Engine:
                 s = &self.slots[i]
                 if s.state == SLOT_ACTIVE:
                     for k in range(s.njobs):
-                        n = self._read(&s.jobs[k], &err)
-                        if n > 0:
-                            total += n
+                        if s.jobs[k].was_read:
+                            n = self._read(&s.jobs[k], &err)
+                            if n > 0:
+                                total += n
         return total
 
     def row_layout(self):
