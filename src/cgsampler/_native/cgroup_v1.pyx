@@ -126,13 +126,20 @@ def parse_usage_percpu(bytes data):
 def parse_blkio(bytes data):
     """[(major, minor, op, value), ...] in file order (op: schema.DISK_OPS index);
     ValueError if malformed."""
-    cdef cgs_disk_entry entries[1024]
+    # One entry per line (blkio) or per key=value (io.stat) at most.
+    cdef uint64_t cap = <uint64_t>(data.count(b"\n") + data.count(b"=") + 1)
+    cdef cgs_disk_entry *entries = <cgs_disk_entry *>malloc(cap * sizeof(cgs_disk_entry))
     cdef DiskSink sink
+    if entries == NULL:
+        raise MemoryError()
     sink.entries = entries
-    sink.cap = 1024
+    sink.cap = cap
     sink.count = 0
     sink.overflow = 0
-    if blkio_rwstat(data, len(data), 0, &sink) != PARSE_OK:
-        raise ValueError("malformed blkio file")
-    return [(entries[i].major, entries[i].minor, entries[i].op, entries[i].value)
-            for i in range(sink.count)]
+    try:
+        if blkio_rwstat(data, len(data), 0, &sink) != PARSE_OK:
+            raise ValueError("malformed blkio file")
+        return [(entries[i].major, entries[i].minor, entries[i].op, entries[i].value)
+                for i in range(sink.count)]
+    finally:
+        free(entries)

@@ -1,6 +1,7 @@
 """Parsers of cgroup v2 files whose format is their own. cpu.stat, memory.stat,
 memory.current and friends use formats.pyx with the key tables of schema.py."""
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
+from libc.stdlib cimport malloc, free
 from libc.string cimport memcmp, memchr
 from cgsampler._native.formats cimport (
     DiskSink, cgs_disk_entry, PARSE_OK, PARSE_MALFORMED, CGS_NUM_OK, CGS_OP_READ, CGS_OP_WRITE,
@@ -68,13 +69,20 @@ cdef int io_stat(const char *buf, Py_ssize_t n, DiskSink *sink) noexcept nogil:
 
 def parse_io_stat(bytes data):
     """[(major, minor, list, op, value), ...] in file order; ValueError if malformed."""
-    cdef cgs_disk_entry entries[1024]
+    # One entry per line (blkio) or per key=value (io.stat) at most.
+    cdef uint64_t cap = <uint64_t>(data.count(b"\n") + data.count(b"=") + 1)
+    cdef cgs_disk_entry *entries = <cgs_disk_entry *>malloc(cap * sizeof(cgs_disk_entry))
     cdef DiskSink sink
+    if entries == NULL:
+        raise MemoryError()
     sink.entries = entries
-    sink.cap = 1024
+    sink.cap = cap
     sink.count = 0
     sink.overflow = 0
-    if io_stat(data, len(data), &sink) != PARSE_OK:
-        raise ValueError("malformed io.stat")
-    return [(entries[i].major, entries[i].minor, entries[i].list, entries[i].op, entries[i].value)
-            for i in range(sink.count)]
+    try:
+        if io_stat(data, len(data), &sink) != PARSE_OK:
+            raise ValueError("malformed io.stat")
+        return [(entries[i].major, entries[i].minor, entries[i].list, entries[i].op, entries[i].value)
+                for i in range(sink.count)]
+    finally:
+        free(entries)
