@@ -1007,3 +1007,18 @@ def test_a_real_v2_cgroup_reads_back_what_was_written():
     finally:
         d.rmdir()
     assert name not in hierarchy.walk(h)
+
+
+def test_a_single_v1_controller_mount_is_refused_with_the_fix(tmp_path):
+    # The likely mistake: --cgroup-root /sys/fs/cgroup/memory instead of /sys/fs/cgroup.
+    write(tmp_path / "memory" / "cgroup.procs", "1\n")
+    write(tmp_path / "memory" / "memory.stat", "cache 0\n")
+    write(tmp_path / "memory" / "docker" / "cgroup.procs", "")
+    with pytest.raises(errors.NoCgroupFilesystem, match=r"single cgroup v1 hierarchy.*e\.g\. " + str(tmp_path)):
+        hierarchy.detect(cgroup_root=str(tmp_path / "memory"))
+
+
+def test_v2_files_deep_below_an_ordinary_directory_are_not_a_cgroup_mount(tmp_path):
+    write(tmp_path / "x" / "y" / "z" / "cgroup.controllers", "")
+    with pytest.raises(errors.NoCgroupFilesystem, match="no cgroup filesystem"):
+        hierarchy.detect(cgroup_root=str(tmp_path))

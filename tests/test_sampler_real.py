@@ -87,6 +87,7 @@ def test_container_info_of_a_real_cgroup_is_v1_shaped(v1_cgroup):
     cg.spawn(CPU_BURNER)
     with Sampler(containers=[cg.name], history=5) as s:
         for _ in range(7):
+            time.sleep(0.05)                  # 0.35 s: several 100 ms CFS periods pass
             s.sample()
         info = s.container_info(cg.name, v1.ContainerInfoRequest(num_stats=3))
     assert info.name == cg.name

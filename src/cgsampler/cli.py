@@ -25,6 +25,7 @@ import json
 import math
 import os
 import shutil
+import signal
 import sys
 import time
 import zipfile
@@ -482,7 +483,11 @@ def cmd_record(args) -> int:
     _check_ring(samples, count, "lower --hz or --duration, or record fewer --containers")
 
     part = args.output + ".part"
-    with open(part, "wb") as out:          # fail on an unwritable path now, not after recording
+    try:
+        out = open(part, "wb")             # fail on an unwritable path now, not after recording
+    except OSError as e:
+        raise CliError(f"cannot write --output {args.output}: {e.strerror}") from None
+    with out, _sigterm_as_interrupt():
         try:
             with _sampler(args, containers=args.containers, history=samples) as s:
                 result = _record(s, args, samples)
@@ -493,11 +498,30 @@ def cmd_record(args) -> int:
             raise
     os.replace(part, args.output)
     taken, missed, rate, interrupted = (result[k] for k in ("taken", "missed", "rate", "interrupted"))
-    print(f"recorded {taken} samples of {result['containers']} containers at {rate:.1f} Hz "
+    n = result["containers"]
+    print(f"recorded {taken} samples of {n} container{'s' if n != 1 else ''} at {rate:.1f} Hz "
           f"(asked {args.hz:g}, {missed} missed deadlines"
-          + (", stopped by Ctrl-C" if interrupted else "")
+          + (", stopped early" if interrupted else "")
           + f") to {args.output} ({human_bytes(os.path.getsize(args.output))})")
     return 0
+
+
+class _sigterm_as_interrupt:
+    """While recording, SIGTERM (kill, timeout, systemd) stops early like Ctrl-C:
+    what was taken is saved."""
+
+    def __enter__(self):
+        def stop(signum, frame):
+            raise KeyboardInterrupt
+        try:
+            self.previous = signal.signal(signal.SIGTERM, stop)
+        except ValueError:           # not the main thread: leave SIGTERM alone
+            self.previous = None
+        return self
+
+    def __exit__(self, *exc):
+        if self.previous is not None:
+            signal.signal(signal.SIGTERM, self.previous)
 
 
 def _record(s, args, samples):

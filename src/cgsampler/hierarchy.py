@@ -220,8 +220,9 @@ def detect(cgroup_root: str | None = None, proc_root: str = "/proc") -> Hierarch
     try:
         with open(mountinfo, "rb") as f:
             mounts = parse_mountinfo(f.read())
-    except OSError:
-        mounts = []
+    except OSError as e:
+        raise errors.NoCgroupFilesystem(
+            f"cannot read {mountinfo} ({e.strerror}): is {proc_root} a procfs (--proc-root)?") from None
     known = _known_controllers(proc_root)
     v1: dict[str, str] = {}
     unified = None
@@ -251,12 +252,19 @@ def _detect_from_directory(cgroup_root: str) -> Hierarchy:
 
     if exists("cgroup.controllers"):
         return Hierarchy(version=2, mounts={"": cgroup_root}, unified=cgroup_root)
+    if exists("cgroup.procs"):
+        # A cgroup directory without cgroup.controllers: one v1 hierarchy (or a
+        # cgroup inside one), not the directory that holds the hierarchies.
+        raise errors.NoCgroupFilesystem(
+            f"{cgroup_root} is a single cgroup v1 hierarchy; give the directory that holds the "
+            f"controller hierarchies (cpu, memory, ...), e.g. {os.path.dirname(cgroup_root)}")
     try:
         entries = sorted(os.scandir(cgroup_root), key=lambda e: e.name)
     except OSError:
         entries = []
     v1: dict[str, str] = {}
     unified = None
+    v2_children = False
     for entry in entries:
         try:
             if not entry.is_dir(follow_symlinks=False):
@@ -269,27 +277,22 @@ def _detect_from_directory(cgroup_root: str) -> Hierarchy:
             if unified is None:
                 unified = entry.path
         elif is_v2:
-            continue  # a child cgroup of a v2 root, seen below
+            v2_children = True  # a child cgroup of a v2 root (snapshots may lack the root's files)
         elif exists(entry.name, "cgroup.procs") or _is_v1_hierarchy_name(entry.name, V1_CONTROLLERS):
-            # Real v1 roots hold cgroup.procs; partial snapshots are known by name.
+            # Real v1 roots hold cgroup.procs (named ones too, e.g. elogind);
+            # partial snapshots are known by their controller names.
             for part in entry.name.split(","):
                 v1.setdefault(_strip_name(part), entry.path)
     if v1:
         return Hierarchy(version=1, mounts=v1, unified=unified)
     if unified is not None:
         return Hierarchy(version=2, mounts={"": unified}, unified=unified)
-    if entries and _has_v2_evidence(cgroup_root):
+    if v2_children or any(exists(f) for f in _V2_ONLY_FILES):
+        # a v2 root copied without its own cgroup.* files (a snapshot)
         return Hierarchy(version=2, mounts={"": cgroup_root}, unified=cgroup_root)
     raise errors.NoCgroupFilesystem(
-        f"no cgroup filesystem found in {cgroup_root}: no cgroup.controllers, no v1 hierarchy"
-        " directories; is it a cgroup mount?")
-
-
-def _has_v2_evidence(root: str) -> bool:
-    for directory in _walk_dirs(root):
-        if any(os.path.exists(os.path.join(directory, f)) for f in _V2_ONLY_FILES):
-            return True
-    return False
+        f"no cgroup filesystem in {cgroup_root}: neither cgroup.controllers (v2) nor controller "
+        "directories such as cpu/ and memory/ (v1); give a cgroup mount such as /sys/fs/cgroup")
 
 
 # --------------------------------------------------------------------------

@@ -153,6 +153,8 @@ class Sampler:
         self._h = hierarchy.detect(cgroup_root, proc_root)
         self._proc_root = proc_root
         self._sys_root = sys_root
+        if isinstance(containers, str):
+            containers = [containers]          # one name, not a sequence of characters
         self._wanted = None if containers is None else [_normalize(c) for c in containers]
         self._T = int(history)
         # cgroup v2 has no per-CPU file: no per-CPU array unless asked for.
