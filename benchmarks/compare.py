@@ -6,10 +6,13 @@ cgroups.py; a share of them with a sleeping process), builds
 share the machine's noise:
 
   sweep     Sampler.sample(): pread + parse of every container into the ring
-  floor     the kernel floor: a C loop (floor.c) preading exactly the files
-            the sweep reads, through the sampler's own kept fds, no parsing
-  engine    Engine.read_only_sweep(): the engine's own floor; it reads every
-            file the slot holds open, i.e. also the blkio files the sweep skips
+  floor     the kernel floor: a C loop (floor.c) reading exactly the files
+            the sweep reads, the way Engine._read does, through the sampler's
+            own fds (kept files; openat() on its O_PATH directory fds for
+            cgroup.procs), no parsing
+  engine    Engine.read_only_sweep(): the engine's own floor; since 567fdaa it
+            reads exactly the jobs the last sweep read with the same _read
+            routine, so it is exact too (it should agree with the C floor)
   pyfd      Python parsing over the same kept fds with os.pread, re-opening what
             the sampler re-opens (informational: kept fds without the C parser)
   naive     pure Python, open/read/split per file per sample (naive.py)
@@ -194,7 +197,8 @@ def bench_size(n, args, runc_bin, notes):
         t_make = time.perf_counter() - t0
         s = Sampler(containers=cs.names, history=8)
         try:
-            expect_kept = sum(1 for f in floor.held_files(s.hierarchy, cs.names[0]) if not f[3])
+            # one fd per file, or per directory of a file opened per read (sampler._add)
+            expect_kept = len(floor.held_files(s.hierarchy, cs.names[0]))
             if s.kept_fds < n * expect_kept:
                 notes.append(f"N={n}: only {s.kept_fds} fds kept (fd budget): some containers reopen files each sweep")
             fds = floor.open_fds_by_path()     # the sampler's fds (and this process's others)
@@ -207,8 +211,11 @@ def bench_size(n, args, runc_bin, notes):
                 "engine": floor.count_reads(s._engine.read_only_sweep),
                 "naive": floor.count_reads(nv.sample),
             }
-            if reads["floor"] != reads["sweep"]:
-                notes.append(f"N={n}: the C floor made {reads['floor']} reads, the sweep {reads['sweep']}")
+            for k in ("floor", "engine"):
+                if reads[k] != reads["sweep"]:
+                    notes.append(f"N={n}: {k} made {reads[k]} read syscalls, the sweep {reads['sweep']}")
+            if ex.by_path:
+                notes.append(f"N={n}: the floor found no sampler fd for {ex.by_path} files (opened by path)")
             target = args.target_ms * 1e6
             methods = [
                 Method("sweep", s.sample, calibrate(s.sample, target)),
@@ -241,15 +248,19 @@ def bench_size(n, args, runc_bin, notes):
         finally:
             s.close()
     return {"n": n, "sleepers": nsleep, "make_s": t_make, "res": res, "reads": reads,
-            "files_read": ex.n / n, "reopened": ex.reopened / n, "kept": s_kept / n,
+            "files_read": ex.n / n, "reopened": ex.reopened / n, "opened_at": ex.opened_at / n,
+            "kept": s_kept / n,
             "extra": extra}
 
 
 def breakdown(s, cs, args, fds):
-    """Where the floor goes, per file kind, at this N; and the EOF read of
-    cgroup.procs; and what re-opening cgroup.procs each sweep would cost."""
+    """Where the floor goes, per file kind, at this N; and, for the containers
+    with a process, what cgroup.procs costs the engine's way (openat on the kept
+    directory fd, one pread) next to the EOF read it skips, the open by path +
+    fstat it replaced, and a kept fd (stale on v1); and what re-opening
+    memory.stat each sweep would cost."""
     kinds = []
-    for fname, _, _, _ in floor.sweep_files(s.hierarchy, cs.names[0]):
+    for fname, *_ in floor.sweep_files(s.hierarchy, cs.names[0]):
         if fname not in kinds:
             kinds.append(fname)
     target = args.target_ms * 1e6 / 2
@@ -260,22 +271,27 @@ def breakdown(s, cs, args, fds):
         f = floor.ExactFloor(s, cs.names, files={k}, by_path=fds)
         methods.append(Method(k, f, calibrate(f, target)))
     busy = [cs.names[i] for i in cs.sleeper_indices()]
+    procs_series = []
     if busy:
-        procs = floor.ExactFloor(s, busy, files={"cgroup.procs"}, keep=True, by_path=fds)
-        procs1 = floor.ExactFloor(s, busy, files={"cgroup.procs"}, one_read=True, keep=True, by_path=fds)
-        procs_re = floor.ExactFloor(s, busy, files={"cgroup.procs"}, reopen=True)
-        methods += [Method("procs busy (2 reads)", procs, calibrate(procs, target)),
-                    Method("procs busy (1 read)", procs1, calibrate(procs1, target)),
-                    Method("procs busy (reopen)", procs_re, calibrate(procs_re, target))]
-    memstat_all = floor.ExactFloor(s, cs.names, files={"memory.stat"}, reopen=True)
+        procs_series = [
+            ("procs busy: openat, 1 pread (engine)", floor.ExactFloor(s, busy, files={"cgroup.procs"}, by_path=fds)),
+            ("procs busy: openat, preads until 0", floor.ExactFloor(s, busy, files={"cgroup.procs"},
+                                                                    mode="until_zero", by_path=fds)),
+            ("procs busy: open by path + fstat, 1 pread", floor.ExactFloor(s, busy, files={"cgroup.procs"},
+                                                                           reopen="path")),
+            ("procs busy: kept fd, 1 pread (stale on v1)", floor.ExactFloor(s, busy, files={"cgroup.procs"},
+                                                                            keep=True, by_path=fds)),
+        ]
+        methods += [Method(label, f, calibrate(f, target)) for label, f in procs_series]
+    memstat_all = floor.ExactFloor(s, cs.names, files={"memory.stat"}, reopen="path")
     methods.append(Method("memory.stat (reopen)", memstat_all, calibrate(memstat_all, target)))
     log(f"breakdown at N={len(cs.names)}: {len(methods)} series x {args.rounds} rounds")
     res = run_rounds(methods, args.rounds)
-    if busy:
-        procs.close()
-        procs1.close()
+    for _, f in procs_series:
+        f.close()
     return {"res": res, "kinds": kinds, "n": len(cs.names), "busy": len(busy),
-            "reopened": {k for k, _, _, r in floor.sweep_files(s.hierarchy, cs.names[0]) if r}}
+            "procs_series": [label for label, _ in procs_series],
+            "reopened": {k for k, _, _, r, _ in floor.sweep_files(s.hierarchy, cs.names[0]) if r}}
 
 
 def root_container(args):
@@ -336,7 +352,7 @@ def machine():
 
 
 def main_table(results, clock):
-    L = ["| N | files read (re-opened) / kept fds | sweep | kernel floor | sweep/floor | naive Python | naive/sweep "
+    L = ["| N | files read (opened per read) / kept fds | sweep | kernel floor | sweep/floor | naive Python | naive/sweep "
          "| runc-anchor | runc/sweep | flatness (vs N=10) |",
          "|---|---|---|---|---|---|---|---|---|---|"]
     base10 = next((r for r in results if r["n"] == 10), None)
@@ -425,24 +441,22 @@ def report(results, args, notes, runc_note, root):
             L.append(f"| {label} | {fmt(us(med(w[key]) / n), 2)} / {fmt(us(med(c[key]) / n), 2)} "
                      f"| {med(w[key]) / fw:.0%} / {med(c[key]) / fc:.0%} |")
         for k in bd["kinds"]:
-            row(k + (" (re-opened each sweep)" if k in bd.get("reopened", ()) else ""), k)
+            row(k + (" (openat each sweep)" if k in bd.get("reopened", ()) else ""), k)
         tw, tc = sum(med(w[k]) for k in bd["kinds"]), sum(med(c[k]) for k in bd["kinds"])
         L.append(f"| (sum of the above) | {fmt(us(tw / n), 2)} / {fmt(us(tc / n), 2)} "
                  f"| {tw / fw:.0%} / {tc / fc:.0%} |")
         row("whole floor (all files, one pass)", "floor")
         row("sweep (floor + parse + store)", "sweep")
-        row("memory.stat re-opened each sweep", "memory.stat (reopen)")
+        row("memory.stat opened by path each sweep", "memory.stat (reopen)")
         if bd["busy"]:
             b = bd["busy"]
-            parts = []
-            for clock, m in (("wall", w), ("CPU", c)):
-                two, one, re_ = (med(m["procs busy (2 reads)"]) / b, med(m["procs busy (1 read)"]) / b,
-                                 med(m["procs busy (reopen)"]) / b)
-                parts.append(f"{clock}: {fmt(us(two), 2)} µs with the EOF read (2 preads), {fmt(us(one), 2)} µs "
-                             f"with one pread (the EOF read costs {fmt(us(two - one), 2)} µs), {fmt(us(re_), 2)} µs "
-                             f"re-opened each sweep (open + fstat + 2 preads + close)")
             L.append("")
-            L.append(f"cgroup.procs of the {b} containers with a process: " + "; ".join(parts) + ".")
+            L.append(f"cgroup.procs of the {b} containers with a process, µs per container (wall / CPU):")
+            L.append("")
+            L.append("| how | µs / container |")
+            L.append("|---|---|")
+            for label in bd["procs_series"]:
+                L.append(f"| {label} | {fmt(us(med(w[label]) / b), 2)} / {fmt(us(med(c[label]) / b), 2)} |")
     if root:
         w, c = root["res"]["wall"], root["res"]["cpu"]
         L.append("")
@@ -452,8 +466,9 @@ def report(results, args, notes, runc_note, root):
                  ", ".join(f"{k} {fmt(us(med(c[k])), 1)} ({root['bytes'][k]} B)" for k in root["kinds"]) + ".")
     L.append("")
     L.append("Series: sweep = `Sampler.sample()`; kernel floor = C preads (benchmarks/floor.c) of exactly the "
-             "files the sweep reads, through the sampler's own fds; engine = `Sampler._engine.read_only_sweep()` "
-             "(every held file, incl. blkio files the sweep skips); pyfd = Python parsing over the kept fds "
+             "files the sweep reads, the way `Engine._read` does, through the sampler's own fds (openat() on its "
+             "O_PATH directory fd for cgroup.procs); engine = `Sampler._engine.read_only_sweep()` "
+             "(the jobs the last sweep read, same `_read`: exact too); pyfd = Python parsing over the kept fds "
              "(os.pread); naive = benchmarks/naive.py (open/read/split); runc-anchor = runc libcontainer "
              "`GetStats()` of one container (more files than the sweep: see README).")
     if runc_note:

@@ -1,15 +1,22 @@
 """The kernel floor, measured exactly: which files one cgsampler sweep reads, the
-sampler's own kept fds for them, and a C loop (floor.c, built with the system C
-compiler and loaded with ctypes) that preads them the way the sweep does,
-without parsing.
+sampler's own fds for them, and a C loop (floor.c, built with the system C
+compiler and loaded with ctypes) that reads them the way the sweep does
+(`Engine._read`), without parsing.
 
-Why not only `Engine.read_only_sweep()`? It preads *every* file a slot holds
-open, but the sweep does not read every blkio file: it tries cAdvisor's blkio
-groups in order and skips the files of groups it did not choose (sweep.pyx,
-`_sweep_slot`). On a v1 host with only the blkio.throttle.* files that is 4
-files held open and 2 read per container, so read_only_sweep() overstates the
-floor. `ExactFloor` reads exactly the sweep's files (checked by counting read
-syscalls in /proc/self/io: see `count_reads`).
+The sampler's fds are found through /proc/self/fd: a kept file's fd links to
+the file's path; a file the engine opens for each read (v1 cgroup.procs) has no
+fd of its own, but its directory is held as an O_PATH|O_DIRECTORY fd that links
+to the directory's path (told apart from other fds of that directory by the
+O_PATH bit in /proc/self/fdinfo), and the floor openat()s the file on it, as
+the engine does. Slots past the fd budget hold neither: the floor opens by
+path + fstat, as the engine does there.
+
+Since 567fdaa `Engine.read_only_sweep()` reads exactly the jobs the last sweep
+read through the same `_read` routine, so it is an exact floor too (plus a
+Python call); the C floor stays as an independent check of it, for the
+per-file breakdown, and for variants the engine does not do (EOF read kept,
+re-open by path, kept fd for cgroup.procs). Both are checked to make as many
+read syscalls as the sweep (`count_reads`).
 """
 from __future__ import annotations
 
@@ -24,8 +31,6 @@ from cgsampler import hierarchy, schema
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 SOURCE = os.path.join(HERE, "floor.c")
-BUF_SIZE = 65536          # the engine's INITIAL_BUFFER
-_BLKIO_PROBE_BUF = 65536
 
 _lib = None
 _lib_error = None
@@ -64,9 +69,6 @@ def load():
             # No argtypes: ExactFloor passes ready-made ctypes arguments, which halves
             # the per-call overhead (~1 us instead of ~2.5 us here).
             lib.cgs_floor_sweep.restype = ctypes.c_longlong
-            lib.cgs_openat_sweep.restype = ctypes.c_longlong
-            lib.cgs_openat_sweep.argtypes = [ctypes.POINTER(ctypes.c_int), ctypes.c_char_p, ctypes.c_long,
-                                             ctypes.c_char_p, ctypes.c_long]
             _lib = lib
         except (RuntimeError, OSError, subprocess.CalledProcessError) as e:
             _lib_error = str(e)
@@ -94,25 +96,30 @@ def _reopen(spec) -> bool:
     return bool(getattr(spec, "reopen", False))
 
 
+def _max_record(spec) -> int:
+    return int(getattr(spec, "max_record", 0) or 0)
+
+
 def sweep_files(h, name: str) -> list:
-    """[(file name, path, multi, reopen), ...] that one sweep of container `name` reads now,
-    in the sweep's order (v1 only). The blkio rule is the engine's: groups in
-    order, the first whose first file has device rows is chosen and read up to
-    its first empty file; the probe files of groups tried before it are read too."""
+    """[(file name, path, multi, reopen, max_record), ...] that one sweep of container
+    `name` reads now, in the sweep's order (v1 only). The blkio rule is the
+    engine's: groups in order, the first whose first file has device rows is
+    chosen and read up to its first empty file; the probe files of groups tried
+    before it are read too."""
     paths = hierarchy.files(h, name)
-    out = [(spec.name, paths[spec.name], spec.multi, _reopen(spec))
+    out = [(spec.name, paths[spec.name], spec.multi, _reopen(spec), _max_record(spec))
            for spec in schema.V1_FILES if spec.name in paths]
     for group in schema.BLKIO_GROUPS:
         first = group[0][0]
         if first not in paths:
             continue              # group skipped (cAdvisor's rule): none of its files are read
-        out.append((first, paths[first], False, False))
+        out.append((first, paths[first], False, False, 0))
         if not _has_device_rows(paths[first]):
             continue
         for fname, _ in group[1:]:
             if fname not in paths:
                 continue
-            out.append((fname, paths[fname], False, False))
+            out.append((fname, paths[fname], False, False, 0))
             if _is_empty(paths[fname]):
                 break
         break
@@ -120,20 +127,21 @@ def sweep_files(h, name: str) -> list:
 
 
 def held_files(h, name: str) -> list:
-    """[(file name, path, multi, reopen), ...] of every file the sampler may read for
-    `name` (reopen: not kept open, opened for each read)."""
+    """[(file name, path, multi, reopen, max_record), ...] of every file the sampler
+    may read for `name` (reopen: not kept open, opened for each read)."""
     paths = hierarchy.files(h, name)
     specs = list(schema.V1_FILES) + list(schema.V1_BLKIO_FILES)
     seen, out = set(), []
     for spec in specs:
         if spec.name in paths and spec.name not in seen:
             seen.add(spec.name)
-            out.append((spec.name, paths[spec.name], spec.multi, _reopen(spec)))
+            out.append((spec.name, paths[spec.name], spec.multi, _reopen(spec), _max_record(spec)))
     return out
 
 
 def open_fds_by_path(pid: str = "self") -> dict:
-    """path -> [fd, ...] of this process's open files (readlink of /proc/self/fd)."""
+    """path -> [fd, ...] of this process's open files (readlink of /proc/self/fd);
+    an O_PATH directory fd is listed under the directory's path."""
     out = {}
     base = f"/proc/{pid}/fd"
     for entry in os.listdir(base):
@@ -143,6 +151,28 @@ def open_fds_by_path(pid: str = "self") -> dict:
             continue
         out.setdefault(target, []).append(int(entry))
     return out
+
+
+def fd_flags(fd: int) -> int:
+    """The open flags of this process's fd (the octal `flags:` of /proc/self/fdinfo), or -1."""
+    try:
+        with open(f"/proc/self/fdinfo/{fd}") as f:
+            for line in f:
+                if line.startswith("flags:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError, IndexError):
+        pass
+    return -1
+
+
+def _is_path_dirfd(fd: int) -> bool:
+    """An O_PATH|O_DIRECTORY fd: the kind the engine keeps for files it opens per read."""
+    f = fd_flags(fd)
+    return f >= 0 and f & (os.O_PATH | os.O_DIRECTORY) == os.O_PATH | os.O_DIRECTORY
+
+
+def _lookup(by_path, path):
+    return by_path.get(path) or by_path.get(os.path.realpath(path)) or []
 
 
 def count_reads(fn, *args) -> int:
@@ -163,70 +193,90 @@ def count_reads(fn, *args) -> int:
     return after - before - 1
 
 
+MODES = {"engine": 0, "one_read": 1, "until_zero": 2}
+
+
 class ExactFloor:
-    """Reads, in C, exactly the files one sweep of `sampler` reads: through the
-    sampler's own kept fds where it keeps one, else open + fstat + read + close
-    by path as the engine does (v1 cgroup.procs in newer versions, containers
-    past the fd budget). Call it like a sweep; returns bytes read.
+    """Reads, in C, exactly the files one sweep of `sampler` reads, as the engine
+    does: through the sampler's own kept fd where it keeps one; for a file it
+    opens for each read (v1 cgroup.procs), openat() on the sampler's own O_PATH
+    fd of the file's directory, then close; where it holds neither (slots past
+    the fd budget), open by path + fstat + close. Multi-record files follow the
+    engine's EOF rule. Call it like a sweep; returns bytes read.
 
     `files` selects file names (e.g. {"memory.stat"}) to time one file kind alone;
-    `one_read=True` drops the EOF read of multi-record files; `reopen=True`
-    opens each file around its reads instead of using the kept fd;
-    `all_held=True` reads every file of the slot (what read_only_sweep() reads);
+    `mode`: "engine" (the engine's rule), "one_read" (one pread per file),
+    "until_zero" (multi-record files read until 0, the rule before 567fdaa);
+    `reopen="path"` opens every selected file by path (+ fstat) around its reads,
+    the engine's way past the fd budget, instead of using the sampler's fds;
     `keep=True` opens (and keeps, until close()) an fd of its own for a file the
-    sampler does not keep open, to time the kept-fd read of such a file.
+    sampler opens per read, to time the kept-fd read of such a file.
     `by_path`: open_fds_by_path() taken right after the sampler was made, so that
     fds opened later by others (a KeptFdPythonSampler) are not taken for its own.
     `repeat`: read the whole list that many times per call (to time a single
     container without the ~1 us of the ctypes call dominating); divide by it.
 
+    Counts: `n` files per call, `kept` read through a kept fd, `opened_at` by
+    openat() on a directory fd, `by_path` opened by path.
+
     One call costs the reads plus ~1 us of ctypes overhead; Sampler.sample()
     has a Python call overhead too (~0.3 us), so ratios at N=1 carry that noise."""
 
-    def __init__(self, sampler, names, files=None, one_read=False, all_held=False, reopen=False,
-                 keep=False, by_path=None, repeat=1):
+    def __init__(self, sampler, names, files=None, mode="engine", reopen=None, keep=False,
+                 by_path=None, repeat=1):
         lib = load()
         if lib is None:
             raise RuntimeError(f"C floor unavailable: {load_error()}")
+        if reopen not in (None, "path"):
+            raise ValueError(f"reopen: None or 'path', not {reopen!r}")
         self._lib = lib
         if by_path is None:
             by_path = open_fds_by_path()
-        fds, multi, paths, self.kinds = [], [], [], []
-        self.reopened = 0
+        fds, dirfds, multi, maxrec, paths, fnames, self.kinds = [], [], [], [], [], [], []
+        self.kept = self.opened_at = self.by_path = 0
         self._own = []
         h = sampler.hierarchy
         for name in names:
-            listed = held_files(h, name) if all_held else sweep_files(h, name)
-            for fname, path, is_multi, _ in listed:
+            for fname, path, is_multi, is_reopen, max_record in sweep_files(h, name):
                 if files is not None and fname not in files:
                     continue
-                candidates = by_path.get(path) or by_path.get(os.path.realpath(path))
-                if reopen:
-                    fd = -1
-                elif candidates:
-                    fd = min(candidates)
-                elif keep:
+                fd = dirfd = -1
+                if reopen == "path":
+                    pass
+                elif is_reopen and keep:
                     fd = os.open(path, os.O_RDONLY | os.O_CLOEXEC)
                     self._own.append(fd)
+                elif is_reopen:
+                    dirs = [d for d in _lookup(by_path, os.path.dirname(path)) if _is_path_dirfd(d)]
+                    dirfd = min(dirs) if dirs else -1
                 else:
-                    fd = -1
-                self.reopened += fd < 0
+                    got = _lookup(by_path, path)
+                    fd = min(got) if got else -1
+                self.kept += fd >= 0
+                self.opened_at += fd < 0 and dirfd >= 0
+                self.by_path += fd < 0 and dirfd < 0
                 fds.append(fd)
+                dirfds.append(dirfd)
                 multi.append(1 if is_multi else 0)
+                maxrec.append(int(max_record))
                 paths.append(path.encode())
+                fnames.append(os.path.basename(path).encode())
                 self.kinds.append(fname)
         self.repeat = int(repeat)
-        fds, multi, paths = fds * self.repeat, multi * self.repeat, paths * self.repeat
-        self.n = len(fds)
-        self._fds = (ctypes.c_int * max(self.n, 1))(*fds)
-        self._multi = (ctypes.c_ubyte * max(self.n, 1))(*multi)
-        self._pathbytes = paths
-        self._paths = (ctypes.c_char_p * max(self.n, 1))(*paths)
-        self._buf = ctypes.create_string_buffer(BUF_SIZE)
+        self.n = len(fds) * self.repeat
+        self.reopened = self.opened_at + self.by_path       # files opened for each read
+        k = max(self.n, 1)
+        self._fds = (ctypes.c_int * k)(*(fds * self.repeat))
+        self._dirfds = (ctypes.c_int * k)(*(dirfds * self.repeat))
+        self._multi = (ctypes.c_ubyte * k)(*(multi * self.repeat))
+        self._maxrec = (ctypes.c_uint * k)(*(maxrec * self.repeat))
+        self._pathbytes, self._namebytes = paths * self.repeat, fnames * self.repeat
+        self._paths = (ctypes.c_char_p * k)(*self._pathbytes)
+        self._names = (ctypes.c_char_p * k)(*self._namebytes)
         vp = ctypes.c_void_p
-        self._args = (ctypes.cast(self._fds, vp), ctypes.cast(self._paths, vp), ctypes.cast(self._multi, vp),
-                      ctypes.c_long(self.n), ctypes.cast(self._buf, vp), ctypes.c_long(BUF_SIZE),
-                      ctypes.c_int(int(one_read)))
+        self._args = (ctypes.cast(self._fds, vp), ctypes.cast(self._dirfds, vp), ctypes.cast(self._paths, vp),
+                      ctypes.cast(self._names, vp), ctypes.cast(self._multi, vp), ctypes.cast(self._maxrec, vp),
+                      ctypes.c_long(self.n), ctypes.c_int(MODES[mode]))
         self._fn = lib.cgs_floor_sweep
 
     def __call__(self):
@@ -239,34 +289,6 @@ class ExactFloor:
         for fd in self._own:
             os.close(fd)
         self._own = []
-
-
-class OpenatMulti:
-    """Reads one multi-record file (e.g. cgroup.procs) of each directory by
-    openat() relative to a kept O_DIRECTORY fd, until 0, then close: per-sweep
-    re-opening without the path walk and without an inode check."""
-
-    def __init__(self, dirs, name: str):
-        lib = load()
-        if lib is None:
-            raise RuntimeError(f"C floor unavailable: {load_error()}")
-        self._lib = lib
-        self._dirfds = [os.open(d, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC) for d in dirs]
-        self.n = len(self._dirfds)
-        self._arr = (ctypes.c_int * max(self.n, 1))(*self._dirfds)
-        self._name = name.encode()
-        self._buf = ctypes.create_string_buffer(BUF_SIZE)
-
-    def __call__(self):
-        r = self._lib.cgs_openat_sweep(self._arr, self._name, self.n, self._buf, BUF_SIZE)
-        if r < 0:
-            raise OSError(-r, os.strerror(-r))
-        return r
-
-    def close(self):
-        for fd in self._dirfds:
-            os.close(fd)
-        self._dirfds = []
 
 
 # --- standalone profile: python -m benchmarks.floor ----------------------------------
@@ -290,6 +312,14 @@ def _perf_summary(data: str) -> list:
             if sym in _PERF_SYMBOLS and sym not in out:
                 out[sym] = (float(parts[0][:-1]), float(parts[1][:-1]))
     return [(s, *out[s]) for s in _PERF_SYMBOLS if s in out]
+
+
+def _list_line(entry) -> str:
+    """One line of floor.c's LISTFILE: FLAGS (m multi, max_record, r openat on a kept
+    O_PATH directory fd: the engine's way for files it opens per read) and the path."""
+    _, path, multi, reopen, max_record = entry
+    flags = ("m" if multi else "") + (str(max_record) if multi and max_record else "") + ("r" if reopen else "")
+    return f"{flags or '-'} {path}\n"
 
 
 def main(argv=None):
@@ -324,8 +354,7 @@ def main(argv=None):
                     sel = [f for f in files if kind is None or f[0] == kind]
                     lst = os.path.join(work, f"n{n}.txt")
                     with open(lst, "w") as f:
-                        f.writelines(f"{'m' if m else ''}{'r' if r else ''}{'-' if not (m or r) else ''} {p}\n"
-                                     for _, p, m, r in sel)
+                        f.writelines(_list_line(x) for x in sel)
                     iters = max(1, args.files_per_run // len(sel))
                     per = []
                     for _ in range(args.repeat):
@@ -335,8 +364,7 @@ def main(argv=None):
                     print(f"  {kind or 'all files':40s} {per[len(per) // 2] / 1000:7.2f} us per container")
                     if kind is None and args.perf and shutil.which("perf"):
                         with open(lst, "w") as f:
-                            f.writelines(f"{'m' if m else ''}{'r' if r else ''}{'-' if not (m or r) else ''} {p}\n"
-                                     for _, p, m, r in sel)
+                            f.writelines(_list_line(x) for x in sel)
                         data = os.path.join(work, f"perf{n}.data")
                         subprocess.run(["perf", "record", "-q", "-e", "cpu-clock", "-F", "10000", "-g",
                                         "-o", data, exe, lst, str(iters * 2)],

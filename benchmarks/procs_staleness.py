@@ -14,9 +14,12 @@ rebuild). cgroup v2's cgroup.procs iterates tasks on every read and is fine.
     sudo python -m benchmarks.procs_staleness [--hz 100] [--seconds 3]
 
 Prints what the sampler's process_count shows after a process joins and after
-it exits, next to a fresh read of the file, and the per-container cost of
-reading cgroup.procs through a kept fd vs re-opening it each sweep (C; open +
-fstat + preads + close, as the engine does for files it does not keep open).
+it exits, next to a fresh read of the file, and the per-container cost (C,
+benchmarks/floor.c) of reading cgroup.procs of 100 one-process containers: the
+engine's way since 567fdaa (openat() on its kept O_PATH directory fd, one pread:
+the EOF read is skipped for a short read, close), the same with the EOF read,
+open by path + fstat (the engine's way past the fd budget, and for every slot
+at 35d711c), and a kept fd (cheapest, and stale).
 Exit status 1 when the count is stale.
 """
 from __future__ import annotations
@@ -94,14 +97,20 @@ def main(argv=None) -> int:
     if floor.load() is not None:
         with cgroups.CgroupSet(100, sleepers=100) as cs:
             s = Sampler(containers=cs.names, history=4)
-            kept = at = None
+            series = ()
             try:
-                kept = floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, keep=True)
-                reopen = floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, reopen=True)
-                at = floor.OpenatMulti([cs.dirs(i)["cpu"] for i in range(cs.n)], "cgroup.procs")
-                series = (("kept fd (pread until 0)", kept),
-                          ("re-opened by path each sweep (open+fstat+preads+close)", reopen),
-                          ("openat(kept dir fd) each sweep (openat+preads+close)", at))
+                fds = floor.open_fds_by_path()
+                series = (
+                    ("openat(sampler's O_PATH dir fd) + 1 pread + close (the engine)",
+                     floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, by_path=fds)),
+                    ("openat(sampler's O_PATH dir fd) + preads until 0 + close",
+                     floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, mode="until_zero", by_path=fds)),
+                    ("open by path + fstat + 1 pread + close (past the fd budget)",
+                     floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, reopen="path")),
+                    ("kept fd, 1 pread (stale)",
+                     floor.ExactFloor(s, cs.names, files={"cgroup.procs"}, keep=True, by_path=fds)),
+                )
+                assert series[0][1].opened_at == cs.n, "the sampler's directory fds were not found"
                 res = {label: [] for label, _ in series}
                 for _ in range(15):
                     for label, fn in series:
@@ -115,9 +124,9 @@ def main(argv=None) -> int:
                     print(f"cgroup.procs of 100 one-process containers, {label}: "
                           f"{xs[len(xs) // 2]:.2f} us per container (CPU, median of 15)")
             finally:
-                for x in (kept, at, s):
-                    if x is not None:
-                        x.close()
+                for _, x in series:
+                    x.close()
+                s.close()
     print("STALE: process_count does not follow the container's processes" if stale else
           "process_count followed the changes")
     return 1 if stale else 0

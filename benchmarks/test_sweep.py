@@ -51,19 +51,21 @@ def test_sweep(benchmark, setup):
 
 
 def test_kernel_floor(benchmark, setup):
-    """C preads of exactly the files the sweep reads, on the sampler's fds, no parsing."""
+    """C reads of exactly the files the sweep reads, the engine's way, on the sampler's fds, no parsing."""
     n, cs, s, fds = setup
     if floor.load() is None:
         pytest.skip(f"C floor unavailable: {floor.load_error()}")
     ex = floor.ExactFloor(s, cs.names, by_path=fds)
+    assert ex.by_path == 0          # every file through the sampler's fd or directory fd
     assert floor.count_reads(ex) == floor.count_reads(s.sample)
     _per_container(benchmark, n, "kernel floor (C)")
     assert benchmark(ex) > 0
 
 
 def test_engine_read_only_sweep(benchmark, setup):
-    """Engine.read_only_sweep(): preads every held file (also blkio files the sweep skips)."""
+    """Engine.read_only_sweep(): the jobs the last sweep read, same _read, no parsing."""
     n, cs, s, fds = setup
+    assert floor.count_reads(s._engine.read_only_sweep) == floor.count_reads(s.sample)
     _per_container(benchmark, n, "engine read_only_sweep")
     assert benchmark(s._engine.read_only_sweep) > 0
 
