@@ -117,6 +117,7 @@ cdef class Engine:
     cdef object _arrays
     cdef public Py_ssize_t kept_fds
     cdef Py_ssize_t page
+    cdef bint swept
     cdef list _vanished
 
     def __cinit__(self):
@@ -253,7 +254,21 @@ cdef class Engine:
             j.dirfd = -1
             j.offset, j.table, j.bgroup, j.blist, j.probe = offset, table, bgroup, blist, probe
             j.fd = -1
-            fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+            if keep_open and reopen:
+                # Hold the directory first, then find the file through it: what the
+                # slot reads later is then this cgroup's, even if the path is
+                # removed and re-created meanwhile.
+                dpath = os.path.dirname(bpath)
+                j.dirfd = c_open(<char *>dpath, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH)
+                if j.dirfd < 0:
+                    e = errno
+                    self._free_slot(sid)
+                    raise FileNotFoundError(e, "vanished", path) if vanished_errno(e) else OSError(e, "cannot open", path)
+                kept += 1
+                self.kept_fds += 1      # counted as it is opened: _free_slot may close it
+                fd = openat(j.dirfd, j.name, O_RDONLY | O_CLOEXEC)
+            else:
+                fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
             if fd < 0:
                 e = errno
                 if vanished_errno(e):
@@ -267,15 +282,9 @@ cdef class Engine:
             if keep_open and not reopen:
                 j.fd = fd
                 kept += 1
-                self.kept_fds += 1      # counted as it is opened: _free_slot may close it
+                self.kept_fds += 1
             else:
                 close(fd)
-                if keep_open:
-                    dpath = os.path.dirname(path).encode() if isinstance(path, str) else os.path.dirname(bytes(path))
-                    j.dirfd = c_open(<char *>dpath, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH)
-                    if j.dirfd >= 0:
-                        kept += 1
-                        self.kept_fds += 1
         return sid, kept
 
     def set_column(self, Py_ssize_t sid, Py_ssize_t col):
@@ -482,6 +491,7 @@ cdef class Engine:
         cdef Py_ssize_t i
         cdef int gone = 0
         cdef Slot *s
+        self.swept = True
         with nogil:
             for i in range(self.nslots):
                 s = &self.slots[i]
@@ -506,6 +516,8 @@ cdef class Engine:
         cdef Py_ssize_t i, n, total = 0
         cdef int k, err = 0
         cdef Slot *s
+        if not self.swept:
+            raise RuntimeError("read_only_sweep() repeats the last sweep's reads: call sweep() first")
         with nogil:
             for i in range(self.nslots):
                 s = &self.slots[i]
