@@ -9,6 +9,8 @@
 typedef struct {
     int64_t  timestamp_ns;
     uint64_t valid;
+    uint64_t fresh;                     /* groups read in this sweep; the others were carried */
+    int64_t  group_timestamp_ns[8];     /* per group bit: when its values were read */
     uint64_t cpu_usage_total;
     uint64_t cpu_user;
     uint64_t cpu_system;

@@ -203,10 +203,11 @@ def percpu(s, name, i=-1):
 
 
 def row_bytes(s, name, i=-1):
-    """Everything a sample stored for one container except its timestamp."""
+    """Everything a sample stored for one container except its timestamps."""
     col = s.names.index(name)
     r = s.stats[i][col].copy()
     r["timestamp_ns"] = 0
+    r["group_timestamp_ns"] = 0
     return r.tobytes() + s.percpu[i][col].tobytes() + s.disk[i][col].tobytes()
 
 

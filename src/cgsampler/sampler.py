@@ -145,7 +145,7 @@ class Sampler:
     """
 
     def __init__(self, containers=None, history=60, cgroup_root=None, proc_root="/proc", *,
-                 sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None):
+                 sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None, intervals=None):
         if int(history) < 1:
             raise errors.InvalidOption(f"history must be at least 1 sample, got {history!r}")
         if int(max_disk_entries) < 0:
@@ -169,6 +169,7 @@ class Sampler:
                 presence.encode() if presence else None)
         for gname, columns in schema.GROUP_COLUMNS.items():
             self._engine.set_group_columns(G[gname].bit_length() - 1, [_OFFSETS[c] for c in columns])
+        self._engine.set_intervals(_intervals_ns(intervals))
         self._containers: dict[str, _Container] = {}
         self._free_cols: list[int] = []
         self._t = 0          # next row of the ring
@@ -444,6 +445,23 @@ class Sampler:
             pass
 
 
+def _intervals_ns(intervals):
+    """{group: seconds} -> ns per group bit. A group read less often than every
+    sweep keeps its last values (and their timestamp) in the sweeps between."""
+    out = [0] * 8
+    for gname, seconds in (intervals or {}).items():
+        if gname not in G:
+            raise errors.InvalidOption(f"unknown group {gname!r} in intervals; groups are {', '.join(G)}")
+        try:
+            ns = int(float(seconds) * 1e9)
+        except (TypeError, ValueError):
+            raise errors.InvalidOption(f"interval of {gname!r} must be a number of seconds, got {seconds!r}") from None
+        if ns < 0:
+            raise errors.InvalidOption(f"interval of {gname!r} must be >= 0 seconds")
+        out[G[gname].bit_length() - 1] = ns
+    return out
+
+
 def _normalize(name) -> str:
     """cAdvisor's container name form: absolute, no trailing or doubled slashes."""
     if not isinstance(name, str):
@@ -476,7 +494,7 @@ def stats_from_row(row, percpu, disk, devices=None) -> v1.ContainerStats:
     Groups not collected in that sample stay zero-valued."""
     valid = int(row["valid"])
     st = v1.ContainerStats(timestamp=v1.Time.from_unix_ns(int(row["timestamp_ns"])))
-    r = {name: int(row[name]) for name in schema.STATS_DTYPE.names}
+    r = {name: int(row[name]) for name in schema.STATS_DTYPE.names if name != "group_timestamp_ns"}
     if valid & G["cpu"]:
         st.cpu.usage.total = r["cpu_usage_total"]
         st.cpu.usage.user = r["cpu_user"]

@@ -23,6 +23,10 @@ import numpy as np
 STATS_FIELDS = [
     ("timestamp_ns", "<i8", "wall clock (CLOCK_REALTIME, ns) taken right after the container's files were read"),
     ("valid", "<u8", "bit mask of GROUPS collected in this sample; 0 = no sample (container gone or slot unused)"),
+    ("fresh", "<u8", "bit mask of GROUPS read in this sweep; a valid group not fresh was carried from the "
+                     "previous sample because its interval had not passed (Sampler(intervals=...))"),
+    ("group_timestamp_ns", ("<i8", (8,)), "per group bit (GROUPS value 1 << i at index i): when its values "
+                                          "were read (CLOCK_REALTIME ns); 0 if never"),
     ("cpu_usage_total", "<u8", "ns of CPU, cumulative, including descendants (v1 cpuacct.usage, v2 cpu.stat usage_usec)"),
     ("cpu_user", "<u8", "ns in user mode (v1 cpuacct.stat user ticks x 10^9/USER_HZ, v2 user_usec x 1000)"),
     ("cpu_system", "<u8", "ns in kernel mode (v1 cpuacct.stat system, v2 system_usec x 1000)"),
@@ -45,7 +49,8 @@ STATS_FIELDS = [
     ("diskio_overflow", "<u8", "disk entries that did not fit (raise Sampler(max_disk_entries=...))"),
     ("process_count", "<u8", "processes in this cgroup itself (lines of cgroup.procs, not descendants)"),
 ]
-STATS_DTYPE = np.dtype([(name, typ) for name, typ, _ in STATS_FIELDS])
+STATS_DTYPE = np.dtype([(name, *typ) if isinstance(typ, tuple) else (name, typ)
+                        for name, typ, _ in STATS_FIELDS])
 
 DISK_ENTRY_DTYPE = np.dtype([
     ("major", "<u4"), ("minor", "<u4"),
@@ -230,4 +235,4 @@ def group_mask(names) -> int:
 
 def describe() -> str:
     """The field table, for the docs."""
-    return "\n".join(f"{name:28s} {typ}  {doc}" for name, typ, doc in STATS_FIELDS)
+    return "\n".join(f"{name:28s} {typ!s:14s}  {doc}" for name, typ, doc in STATS_FIELDS)

@@ -6,6 +6,8 @@ cdef extern from "cgs_layout.h":
     ctypedef struct cgs_row:
         int64_t timestamp_ns
         uint64_t valid
+        uint64_t fresh
+        int64_t group_timestamp_ns[8]
         uint64_t cpu_usage_total
         uint64_t cpu_percpu_count
         uint64_t memory_usage

@@ -19,14 +19,14 @@ from posix.unistd cimport close, pread, sysconf, _SC_PAGESIZE
 from libc.string cimport strrchr
 import os
 from posix.stat cimport fstat, struct_stat
-from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME
+from posix.time cimport clock_gettime, timespec, CLOCK_REALTIME, CLOCK_MONOTONIC
 
 cimport numpy as cnp
 import numpy as np
 
 from cgsampler._native.formats cimport (
     cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
-    CGS_MEMORY, single_value, flat_keyed, count_pids,
+    CGS_MEMORY, CGS_PERCPU, CGS_DISKIO, single_value, flat_keyed, count_pids,
 )
 from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
 from cgsampler._native.cgroup_v2 cimport io_stat
@@ -90,6 +90,7 @@ cdef struct Slot:
     int njobs
     Job *jobs
     uint64_t uncollectable    # groups with a needed file absent when the slot was made
+    int64_t next_due[NGROUPS] # CLOCK_MONOTONIC ns when each group is next read (intervals)
     uint64_t read_errors
     uint64_t parse_errors
     int last_errno
@@ -107,6 +108,7 @@ cdef class Engine:
     cdef int presence[MAX_TABLES]   # table entry whose absence matters (inactive_file), or -1
     cdef uint32_t group_cols[NGROUPS][MAX_GROUP_COLUMNS]   # columns zeroed when a group fails
     cdef int group_ncols[NGROUPS]
+    cdef int64_t intervals[NGROUPS]  # ns between reads of each group; 0 = every sweep
     cdef list _table_keys           # keeps the key bytes alive
     cdef char *buf
     cdef Py_ssize_t cap
@@ -130,6 +132,7 @@ cdef class Engine:
         self.cap = INITIAL_BUFFER
         memset(self.tables, 0, sizeof(self.tables))
         memset(self.group_ncols, 0, sizeof(self.group_ncols))
+        memset(self.intervals, 0, sizeof(self.intervals))
         for i in range(MAX_TABLES):
             self.presence[i] = -1
         self._table_keys = []
@@ -174,6 +177,17 @@ cdef class Engine:
         if presence_key is not None:
             self.presence[table_id] = keys.index(bytes(presence_key))
         self._table_keys.append(keys)
+
+    def set_intervals(self, intervals_ns):
+        """Minimum ns between reads of each group (index = group bit); 0 = every
+        sweep. A sweep that finds a group not due carries its values, valid bit
+        and timestamp from the previous sample instead of reading its files."""
+        if len(intervals_ns) > NGROUPS:
+            raise ValueError("too many groups")
+        for g in range(NGROUPS):
+            self.intervals[g] = intervals_ns[g] if g < len(intervals_ns) else 0
+            if self.intervals[g] < 0:
+                raise ValueError("intervals must be >= 0")
 
     def set_group_columns(self, int group_bit, offsets):
         """Row columns (byte offsets) that belong to group `1 << group_bit`: they
@@ -393,16 +407,24 @@ cdef class Engine:
             close(fd)
         return total
 
-    cdef int _sweep_slot(self, Slot *s, Py_ssize_t t) noexcept nogil:
+    cdef int _sweep_slot(self, Slot *s, Py_ssize_t t, int64_t now_mono) noexcept nogil:
         """Samples one container into row t. Returns 1 if it vanished."""
+        cdef Py_ssize_t prev_t = t - 1 if t > 0 else self.T - 1
         cdef cgs_row *row = <cgs_row *>(self.stats_base + (t * self.N + s.col) * self.itemsize)
         cdef uint64_t *percpu = self.percpu_base + (t * self.N + s.col) * self.C
         cdef DiskSink sink
-        cdef uint64_t valid = 0, failed = 0, ignored, seen, mark
+        cdef uint64_t valid = 0, failed = 0, ignored, seen, mark, due = 0, carried
         cdef Py_ssize_t n
         cdef int k, g, c, err = 0, rc, chosen = 0, inactive_seen = 0
         cdef Job *j
         cdef timespec ts
+        cdef cgs_row prev
+        # The previous sample of this container, kept aside before the row is
+        # cleared (with a ring of one row they are the same memory).
+        memcpy(&prev, self.stats_base + (prev_t * self.N + s.col) * self.itemsize, sizeof(cgs_row))
+        for g in range(NGROUPS):
+            if self.intervals[g] == 0 or s.next_due[g] <= now_mono or not (prev.valid >> g) & 1:
+                due |= (<uint64_t>1) << g
         memset(row, 0, sizeof(cgs_row))
         sink.entries = self.disk_base + (t * self.N + s.col) * self.D
         sink.cap = self.D
@@ -411,6 +433,8 @@ cdef class Engine:
         for k in range(s.njobs):
             j = &s.jobs[k]
             j.was_read = 0
+            if j.groups & ~due:
+                continue                  # its interval has not passed: carried below
             valid |= j.groups
             if j.kind == K_BLKIO:
                 # cAdvisor's blkio file groups: the first group whose probe file has
@@ -467,12 +491,13 @@ cdef class Engine:
         row.timestamp_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
         row.diskio_count = sink.count
         row.diskio_overflow = sink.overflow
-        if s.flags & F_EMULATE_USAGE:
-            row.memory_usage = row.memory_rss + row.memory_cache
-        if not inactive_seen:
-            row.memory_working_set = row.memory_usage
-        elif row.memory_inactive_file < row.memory_usage:
-            row.memory_working_set = row.memory_usage - row.memory_inactive_file
+        if valid & CGS_MEMORY:
+            if s.flags & F_EMULATE_USAGE:
+                row.memory_usage = row.memory_rss + row.memory_cache
+            if not inactive_seen:
+                row.memory_working_set = row.memory_usage
+            elif row.memory_inactive_file < row.memory_usage:
+                row.memory_working_set = row.memory_usage - row.memory_inactive_file
         if failed:
             # A group that failed keeps nothing: zero its columns, not half of them.
             for g in range(NGROUPS):
@@ -480,7 +505,40 @@ cdef class Engine:
                     for c in range(self.group_ncols[g]):
                         (<uint64_t *>(<char *>row + self.group_cols[g][c]))[0] = 0
         row.valid = valid & ~failed & ~s.uncollectable
+        row.fresh = valid & ~s.uncollectable
+        for g in range(NGROUPS):
+            if (row.fresh >> g) & 1:
+                row.group_timestamp_ns[g] = row.timestamp_ns
+                if self.intervals[g]:
+                    s.next_due[g] = now_mono + self.intervals[g]
+        # Groups not read this sweep (not due, or sharing a file with a group
+        # that is not) keep their previous values.
+        carried = prev.valid & ~valid & ~s.uncollectable
+        if carried:
+            self._carry(row, &prev, carried, t, prev_t, s.col)
         return 0
+
+    cdef void _carry(self, cgs_row *row, cgs_row *prev, uint64_t carried, Py_ssize_t t,
+                     Py_ssize_t prev_t, Py_ssize_t col) noexcept nogil:
+        """Copies the carried groups' columns, valid bits and timestamps (and
+        their side-array blocks) from the previous sample."""
+        cdef int g, c
+        cdef uint32_t off
+        for g in range(NGROUPS):
+            if not (carried >> g) & 1:
+                continue
+            for c in range(self.group_ncols[g]):
+                off = self.group_cols[g][c]
+                (<uint64_t *>(<char *>row + off))[0] = (<uint64_t *>(<char *>prev + off))[0]
+            row.group_timestamp_ns[g] = prev.group_timestamp_ns[g]
+        row.valid |= carried
+        if t != prev_t:
+            if carried & CGS_PERCPU:
+                memcpy(self.percpu_base + (t * self.N + col) * self.C,
+                       self.percpu_base + (prev_t * self.N + col) * self.C, self.C * sizeof(uint64_t))
+            if carried & CGS_DISKIO:
+                memcpy(self.disk_base + (t * self.N + col) * self.D,
+                       self.disk_base + (prev_t * self.N + col) * self.D, self.D * sizeof(cgs_disk_entry))
 
     def sweep(self, Py_ssize_t t):
         """One sweep of every active slot into row t. Returns how many vanished."""
@@ -491,12 +549,14 @@ cdef class Engine:
         cdef Py_ssize_t i
         cdef int gone = 0
         cdef Slot *s
+        cdef timespec mono
         self.swept = True
         with nogil:
+            clock_gettime(CLOCK_MONOTONIC, &mono)
             for i in range(self.nslots):
                 s = &self.slots[i]
                 if s.state == SLOT_ACTIVE:
-                    if self._sweep_slot(s, t):
+                    if self._sweep_slot(s, t, <int64_t>mono.tv_sec * 1000000000 + mono.tv_nsec):
                         gone += 1
                 elif s.state != SLOT_FREE:
                     # A vanished container keeps its column (its history stays
@@ -536,6 +596,8 @@ cdef class Engine:
         return {"itemsize": sizeof(cgs_row), "disk_itemsize": sizeof(cgs_disk_entry),
                 "timestamp_ns": <size_t>&r.timestamp_ns - base,
                 "valid": <size_t>&r.valid - base,
+                "fresh": <size_t>&r.fresh - base,
+                "group_timestamp_ns": <size_t>&r.group_timestamp_ns[0] - base,
                 "cpu_usage_total": <size_t>&r.cpu_usage_total - base,
                 "cpu_percpu_count": <size_t>&r.cpu_percpu_count - base,
                 "memory_usage": <size_t>&r.memory_usage - base,
