@@ -329,6 +329,11 @@ def test_tcp_state_counts_match_proc_and_the_states_made(made):
         assert via_proc["tcp"] == EXPECTED_TCP
         assert via_netlink["tcp6"] == EXPECTED_TCP6
         assert via_proc["tcp6"] == EXPECTED_TCP6
+        # sample() read both families in one walk; per-family dumps say the same.
+        assert nl.one_walk_tcp
+        assert nl.tcp_states46() == (EXPECTED_TCP, EXPECTED_TCP6)
+        assert nl.tcp_states(socket.AF_INET) == EXPECTED_TCP
+        assert nl.tcp_states(socket.AF_INET6) == EXPECTED_TCP6
 
 
 @needs_netns

@@ -30,6 +30,8 @@ cdef enum:
 # On any result but SOCKDIAG_OK, *out is all zero.
 cdef int sockdiag_tcp(int fd, uint8_t family, char *buf, size_t cap, uint32_t seq,
                       TcpStat *out) noexcept nogil
+cdef int sockdiag_tcp46(int fd, char *buf, size_t cap, uint32_t seq,
+                        TcpStat *v4, TcpStat *v6) noexcept nogil      # both families, one walk
 cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t seq,
                       UdpStat *out) noexcept nogil
 
@@ -42,6 +44,7 @@ cdef class NetnsSocket:
     cdef char *buf
     cdef size_t cap
     cdef uint32_t seq
+    cdef bint no_tcp46            # the kernel refused the one-walk TCP request: per family
     cdef int err                  # the last failing dump's result (0 if none)
     cdef readonly object netns    # what it was opened on (path, or None for the caller's namespace)
 

@@ -18,8 +18,15 @@ Which records the kernel sends, and why the counts equal the /proc tables':
   (tests/test_sockdiag.py shows it). Bits 1..11 never select them.
 * UDP is asked for every state, with INET_DIAG_SKMEMINFO for the drops.
   A kernel whose meminfo has no drops slot counts the socket in no_drops.
-* AF_INET and AF_INET6 are separate dumps; IPv4-mapped sockets are AF_INET6
-  sockets, in tcp6/udp6 like in the files.
+* AF_INET and AF_INET6 are told apart by each record's idiag_family;
+  IPv4-mapped sockets are AF_INET6 sockets, in tcp6/udp6 like in the files.
+* TCP of both families comes from ONE dump: the old TCPDIAG_GETSOCK request
+  (struct inet_diag_req), which the kernel still serves as an AF_UNSPEC dump.
+  Each TCP dump walks the whole established hash (262,144 buckets on a
+  typical host, however few sockets the namespace has), so one walk instead of
+  two halves the cost. A kernel that refuses it gets two SOCK_DIAG_BY_FAMILY
+  dumps instead (NetnsSocket.sample falls back, and remembers). UDP has no such
+  request: two dumps, each a walk of the (small) UDP hash.
 
 A NetnsSocket is created inside the target namespace (setns on the calling
 thread, socket(), setns back) and dumps that namespace for as long as it is
@@ -52,6 +59,7 @@ cdef extern from "<sched.h>" nogil:       # _GNU_SOURCE comes with Python.h
 cdef enum:
     NETLINK_SOCK_DIAG_PROTO = 4
     SOCK_DIAG_BY_FAMILY = 20
+    TCPDIAG_GETSOCK = 18           # the pre-3.3 request: struct inet_diag_req, TCP, both families
     NLMSG_ERROR = 2
     NLMSG_DONE = 3
     NLM_F_REQUEST = 0x1
@@ -89,6 +97,15 @@ cdef struct diag_req_v2:           # struct inet_diag_req_v2
     uint32_t idiag_states          # bit s asks for state s
     diag_sockid id
 
+cdef struct diag_req_compat:       # struct inet_diag_req (TCPDIAG_GETSOCK); the kernel dumps
+    uint8_t idiag_family           # every family for it (sdiag_family = AF_UNSPEC), so one walk
+    uint8_t idiag_src_len          # of the socket hashes serves tcp and tcp6 alike
+    uint8_t idiag_dst_len
+    uint8_t idiag_ext
+    diag_sockid id
+    uint32_t idiag_states
+    uint32_t idiag_dbs
+
 cdef struct diag_msg:              # struct inet_diag_msg, one per socket
     uint8_t idiag_family
     uint8_t idiag_state
@@ -109,18 +126,25 @@ cdef struct diag_request:          # what one dump sends
     nl_msghdr nlh
     diag_req_v2 req
 
+cdef struct diag_request_compat:
+    nl_msghdr nlh
+    diag_req_compat req
+
 # Layout checks, at import (a wrong layout would miscount silently).
 assert sizeof(nl_msghdr) == 16 and sizeof(diag_sockid) == 48 and sizeof(diag_req_v2) == 56
 assert sizeof(diag_msg) == 72 and sizeof(rt_attr) == 4 and sizeof(diag_request) == 72
+assert sizeof(diag_req_compat) == 60 and sizeof(diag_request_compat) == 76
 
 
 cdef inline uint32_t align4(uint32_t n) noexcept nogil:
     return (n + 3) & ~(<uint32_t>3)
 
 
-# Accumulator of one dump: records per state value, and the UDP sums.
+# Accumulator of one dump: records per family (0: AF_INET, 1: AF_INET6) and
+# state value, records of any other family, and the UDP sums.
 cdef struct DumpAcc:
-    uint64_t states[256]
+    uint64_t states[2][256]
+    uint64_t other_family
     uint64_t rqueue
     uint64_t wqueue
     uint64_t drops
@@ -169,11 +193,16 @@ cdef void drain(int fd, char *buf, size_t cap, uint32_t seq) noexcept nogil:
             p += align4(h.nlmsg_len)
 
 
-cdef int dump(int fd, uint8_t family, uint8_t protocol, uint8_t ext, uint32_t states,
+cdef int dump(int fd, uint16_t msgtype, uint8_t family, uint8_t protocol, uint8_t ext, uint32_t states,
               char *buf, size_t cap, uint32_t seq, DumpAcc *acc) noexcept nogil:
-    """One SOCK_DIAG_BY_FAMILY dump into *acc (zeroed here). Records of
-    another seq (the tail of an earlier, aborted dump) are skipped."""
+    """One dump into *acc (zeroed here): SOCK_DIAG_BY_FAMILY (one family and
+    protocol), or TCPDIAG_GETSOCK (TCP, every family; `family` and `protocol`
+    unused). Records of another seq (the tail of an earlier, aborted dump)
+    are skipped."""
     cdef diag_request rq
+    cdef diag_request_compat rqc
+    cdef const void *msg = &rq
+    cdef size_t msglen = sizeof(rq)
     cdef ssize_t n
     cdef size_t p
     cdef const nl_msghdr *h
@@ -192,7 +221,17 @@ cdef int dump(int fd, uint8_t family, uint8_t protocol, uint8_t ext, uint32_t st
     rq.req.sdiag_protocol = protocol
     rq.req.idiag_ext = ext
     rq.req.idiag_states = states
-    while send(fd, &rq, sizeof(rq), 0) < 0:
+    if msgtype == TCPDIAG_GETSOCK:
+        memset(&rqc, 0, sizeof(rqc))
+        rqc.nlh = rq.nlh
+        rqc.nlh.nlmsg_len = sizeof(rqc)
+        rqc.nlh.nlmsg_type = TCPDIAG_GETSOCK
+        rqc.req.idiag_family = AF_INET
+        rqc.req.idiag_ext = ext
+        rqc.req.idiag_states = states
+        msg = &rqc
+        msglen = sizeof(rqc)
+    while send(fd, msg, msglen, 0) < 0:
         if errno != EINTR:
             return -errno
     while True:
@@ -212,12 +251,17 @@ cdef int dump(int fd, uint8_t family, uint8_t protocol, uint8_t ext, uint32_t st
                 return SOCKDIAG_MALFORMED
             payload = buf + p + NLMSG_HDRLEN
             if h.nlmsg_seq == seq:
-                if h.nlmsg_type == SOCK_DIAG_BY_FAMILY:
+                if h.nlmsg_type == msgtype:     # records come with the request's type
                     if h.nlmsg_len < NLMSG_HDRLEN + sizeof(diag_msg):
                         result = SOCKDIAG_MALFORMED
                     else:
                         m = <const diag_msg *>payload
-                        acc.states[m.idiag_state] += 1
+                        if m.idiag_family == AF_INET:
+                            acc.states[0][m.idiag_state] += 1
+                        elif m.idiag_family == AF_INET6:
+                            acc.states[1][m.idiag_state] += 1
+                        else:
+                            acc.other_family += 1
                         acc.records += 1
                         if udp:
                             udp_record(payload + sizeof(diag_msg), buf + p + h.nlmsg_len, m, acc)
@@ -242,15 +286,43 @@ cdef int sockdiag_tcp(int fd, uint8_t family, char *buf, size_t cap, uint32_t se
                       TcpStat *out) noexcept nogil:
     """TCP sockets of `family` per state (procnet's TcpStat, kernel order)."""
     cdef DumpAcc acc
-    cdef int rc, s
+    cdef int rc, f = 1 if family == AF_INET6 else 0
     memset(out, 0, sizeof(TcpStat))
-    rc = dump(fd, family, IPPROTO_TCP_, 0, TCP_STATES_MASK, buf, cap, seq, &acc)
+    rc = dump(fd, SOCK_DIAG_BY_FAMILY, family, IPPROTO_TCP_, 0, TCP_STATES_MASK, buf, cap, seq, &acc)
     if rc != SOCKDIAG_OK:
         return rc
-    for s in range(256):
-        if acc.states[s] and (s < 1 or s > 11):
-            return SOCKDIAG_MALFORMED       # a state the mask did not ask for
-    memcpy(out, &acc.states[1], sizeof(TcpStat))
+    if acc.other_family or acc.records != acc_tcp_states(&acc, f):
+        return SOCKDIAG_MALFORMED           # another family, or a state the mask did not ask for
+    memcpy(out, &acc.states[f][1], sizeof(TcpStat))
+    return SOCKDIAG_OK
+
+
+cdef inline uint64_t acc_tcp_states(const DumpAcc *acc, int f) noexcept nogil:
+    """Records of family index f in states 1..11."""
+    cdef uint64_t n = 0
+    cdef int s
+    for s in range(1, 12):
+        n += acc.states[f][s]
+    return n
+
+
+cdef int sockdiag_tcp46(int fd, char *buf, size_t cap, uint32_t seq,
+                        TcpStat *v4, TcpStat *v6) noexcept nogil:
+    """TCP sockets of AF_INET and AF_INET6 per state in ONE walk of the socket
+    hashes (the TCPDIAG_GETSOCK request): half the cost of two per-family dumps
+    on a host whose established hash is large. A kernel that refuses it answers
+    an error; use sockdiag_tcp per family then."""
+    cdef DumpAcc acc
+    cdef int rc
+    memset(v4, 0, sizeof(TcpStat))
+    memset(v6, 0, sizeof(TcpStat))
+    rc = dump(fd, TCPDIAG_GETSOCK, AF_INET, IPPROTO_TCP_, 0, TCP_STATES_MASK, buf, cap, seq, &acc)
+    if rc != SOCKDIAG_OK:
+        return rc
+    if acc.other_family or acc.records != acc_tcp_states(&acc, 0) + acc_tcp_states(&acc, 1):
+        return SOCKDIAG_MALFORMED
+    memcpy(v4, &acc.states[0][1], sizeof(TcpStat))
+    memcpy(v6, &acc.states[1][1], sizeof(TcpStat))
     return SOCKDIAG_OK
 
 
@@ -260,10 +332,12 @@ cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t se
     cdef DumpAcc acc
     cdef int rc
     memset(out, 0, sizeof(UdpStat))
-    rc = dump(fd, family, IPPROTO_UDP_, 1 << (INET_DIAG_SKMEMINFO - 1), <uint32_t>ALL_STATES_MASK,
-              buf, cap, seq, &acc)
+    rc = dump(fd, SOCK_DIAG_BY_FAMILY, family, IPPROTO_UDP_, 1 << (INET_DIAG_SKMEMINFO - 1),
+              <uint32_t>ALL_STATES_MASK, buf, cap, seq, &acc)
     if rc != SOCKDIAG_OK:
         return rc
+    if acc.other_family:
+        return SOCKDIAG_MALFORMED
     out.listen = acc.records
     out.dropped = acc.drops
     out.rx_queued = acc.rqueue
@@ -311,6 +385,7 @@ cdef class NetnsSocket:
         self.cap = DUMP_BUF
         self.seq = 0
         self.err = 0
+        self.no_tcp46 = False
 
     def __init__(self, netns=None):
         cdef int target = -1, own = -1, fd = -1, restore = 0, e = 0
@@ -400,18 +475,25 @@ cdef class NetnsSocket:
             memset(out, 0, sizeof(SockCounts))
             self.err = SOCKDIAG_CLOSED
             return 0
-        self.seq += 1
-        rc = sockdiag_tcp(self.fd, AF_INET, self.buf, self.cap, self.seq, &out.tcp)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_TCP
-        else:
-            self.err = rc
-        self.seq += 1
-        rc = sockdiag_tcp(self.fd, AF_INET6, self.buf, self.cap, self.seq, &out.tcp6)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_TCP6
-        else:
-            self.err = rc
+        if not self.no_tcp46:
+            self.seq += 1
+            rc = sockdiag_tcp46(self.fd, self.buf, self.cap, self.seq, &out.tcp, &out.tcp6)
+            if rc == SOCKDIAG_OK:
+                valid |= SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6
+        if not (valid & SOCKDIAG_VALID_TCP):
+            self.seq += 1
+            rc = sockdiag_tcp(self.fd, AF_INET, self.buf, self.cap, self.seq, &out.tcp)
+            if rc == SOCKDIAG_OK:
+                valid |= SOCKDIAG_VALID_TCP
+                self.no_tcp46 = True        # per family works where the one-walk request did not
+            else:
+                self.err = rc
+            self.seq += 1
+            rc = sockdiag_tcp(self.fd, AF_INET6, self.buf, self.cap, self.seq, &out.tcp6)
+            if rc == SOCKDIAG_OK:
+                valid |= SOCKDIAG_VALID_TCP6
+            else:
+                self.err = rc
         self.seq += 1
         rc = sockdiag_udp(self.fd, AF_INET, self.buf, self.cap, self.seq, &out.udp)
         if rc == SOCKDIAG_OK:
@@ -455,20 +537,41 @@ cdef class NetnsSocket:
         return dict(listen=s.listen, dropped=s.dropped, rx_queued=s.rx_queued,
                     tx_queued=s.tx_queued, no_drops=s.no_drops)
 
+    def tcp_states46(self):
+        """({state: count} of AF_INET, same of AF_INET6) from one TCPDIAG_GETSOCK
+        dump (one walk for both families; what sample() uses)."""
+        cdef TcpStat v4, v6
+        cdef int rc
+        if self.fd < 0:
+            check(self, SOCKDIAG_CLOSED)
+        self.seq += 1
+        with nogil:
+            rc = sockdiag_tcp46(self.fd, self.buf, self.cap, self.seq, &v4, &v6)
+        check(self, rc)
+        return _tcp_dict(&v4), _tcp_dict(&v6)
+
+    @property
+    def one_walk_tcp(self):
+        """False once this kernel refused the one-walk TCP request (sample() then
+        dumps tcp and tcp6 separately)."""
+        return not self.no_tcp46
+
     def state_records(self, int family, int protocol, states=None):
-        """{idiag_state: records} of one raw dump (`states`: the idiag_states
-        mask, default every bit). A diagnostic: shows what the kernel sends."""
+        """{idiag_state: records} of one raw SOCK_DIAG_BY_FAMILY dump (`states`:
+        the idiag_states mask, default every bit). A diagnostic: shows what the
+        kernel sends."""
         cdef DumpAcc acc
         cdef int rc, i
+        cdef int f = 1 if family == AF_INET6 else 0
         cdef uint32_t mask = 0xFFFFFFFF if states is None else <uint32_t>states
         if self.fd < 0:
             check(self, SOCKDIAG_CLOSED)
         self.seq += 1
         with nogil:
-            rc = dump(self.fd, <uint8_t>family, <uint8_t>protocol, 0, mask, self.buf, self.cap,
-                      self.seq, &acc)
+            rc = dump(self.fd, SOCK_DIAG_BY_FAMILY, <uint8_t>family, <uint8_t>protocol, 0, mask,
+                      self.buf, self.cap, self.seq, &acc)
         check(self, rc)
-        return {i: acc.states[i] for i in range(256) if acc.states[i]}
+        return {i: acc.states[f][i] for i in range(256) if acc.states[f][i]}
 
     def sample_all(self):
         """(valid bits, {"tcp": ..., "tcp6": ..., "udp": ..., "udp6": ...}) from one sample()."""
@@ -480,9 +583,11 @@ cdef class NetnsSocket:
                        "udp": _udp_dict(&c.udp), "udp6": _udp_dict(&c.udp6)}
 
     def time_dump(self, str which, Py_ssize_t reps):
-        """Nanoseconds for `reps` dumps of one table ("tcp", "tcp6", "udp", "udp6")
-        or of all four ("all", i.e. sample()), in a nogil C loop (benchmarks)."""
-        cdef int kind = {"tcp": 0, "tcp6": 1, "udp": 2, "udp6": 3, "all": 4}[which]
+        """Nanoseconds for `reps` dumps of one table ("tcp", "tcp6", "udp", "udp6"),
+        of tcp and tcp6 in one walk ("tcp46"), or of all four ("all", i.e.
+        sample()), in a nogil C loop (benchmarks)."""
+        cdef int kind = {"tcp": 0, "tcp6": 1, "udp": 2, "udp6": 3, "all": 4, "tcp46": 5}[which]
+        cdef TcpStat ts6
         cdef TcpStat ts
         cdef UdpStat us
         cdef SockCounts sc
@@ -503,6 +608,8 @@ cdef class NetnsSocket:
                     v = sockdiag_udp(self.fd, AF_INET, self.buf, self.cap, self.seq, &us)
                 elif kind == 3:
                     v = sockdiag_udp(self.fd, AF_INET6, self.buf, self.cap, self.seq, &us)
+                elif kind == 5:
+                    v = sockdiag_tcp46(self.fd, self.buf, self.cap, self.seq, &ts, &ts6)
                 else:
                     v = SOCKDIAG_OK if self.sample(&sc) == SOCKDIAG_VALID_ALL else self.err
                 if v != SOCKDIAG_OK:

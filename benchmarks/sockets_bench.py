@@ -1,0 +1,272 @@
+"""Per-namespace socket-state sampling: netlink sock_diag against /proc/<pid>/net/tcp.
+
+Makes a network namespace of its own (cgs-bench-sock, loopback only: every
+connection is 127.0.0.1 -> 127.0.0.1 inside it), a `sleep` in it whose
+/proc/<pid>/net/* are the /proc path's files, and N TCP sockets in it (a
+listener and N/2 connections, both ends kept open by this process), for
+N = 10, 1,000 and 100,000 by default. For each N, per namespace:
+
+* floor: the raw read of /proc/<pid>/net/tcp and tcp6 through kept fds, the
+  engine's pread loop (benchmarks/parse_procfs.py: preads from offset 0 until
+  one returns 0, or one short first read), timed in a C loop;
+* parse: procnet.tcp_states on the bytes of one such read (nogil C loop);
+  parse / floor is what parsing adds (target: at most 10 %);
+* /proc: floor + parse, the whole cost of the /proc path;
+* netlink: NetnsSocket.time_dump("tcp46"): tcp and tcp6 from one dump (one
+  walk of the socket hashes, the TCPDIAG_GETSOCK request) on a socket made in
+  the namespace, records counted in place; and "per family": one
+  SOCK_DIAG_BY_FAMILY dump for each of tcp and tcp6 (two walks);
+* all four: /proc tcp, tcp6, udp, udp6 read + parsed, against NetnsSocket's
+  sample() (4 dumps);
+* psutil: psutil.net_connections("tcp") run with this thread inside the
+  namespace (psutil reads /proc/net/tcp{,6} of that namespace, parses it in
+  Python, and maps inodes to pids through every /proc/*/fd).
+
+Also checks, at each N, that both paths count the same sockets per state.
+Needs root (namespaces, setns, RLIMIT_NOFILE) and psutil for its column
+(install it in a venv of your own; it is not a dependency of cgsampler).
+
+    python benchmarks/sockets_bench.py
+    python benchmarks/sockets_bench.py --sizes 10 1000 --seconds 0.2
+"""
+from __future__ import annotations
+
+import argparse
+import ctypes
+import os
+import resource
+import socket
+import statistics
+import subprocess
+import sys
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+sys.path.insert(0, os.environ.get("PYTHONPATH") or os.path.join(HERE, "..", "src"))
+
+from parse_procfs import MULTI, load_read_loop  # noqa: E402
+
+from cgsampler._native import procnet, sockdiag  # noqa: E402
+
+NS = "cgs-bench-sock"
+_libc = ctypes.CDLL(None, use_errno=True)
+CLONE_NEWNET = 0x40000000
+
+
+def setns(fd):
+    if _libc.setns(fd, CLONE_NEWNET) != 0:
+        e = ctypes.get_errno()
+        raise OSError(e, os.strerror(e))
+
+
+class Inside:
+    """This thread in the namespace for the block."""
+
+    def __enter__(self):
+        self.own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
+        target = os.open(f"/run/netns/{NS}", os.O_RDONLY)
+        try:
+            setns(target)
+        finally:
+            os.close(target)
+
+    def __exit__(self, *exc):
+        setns(self.own)
+        os.close(self.own)
+
+
+def ip(*args, check=True):
+    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
+
+
+class Holder:
+    """The namespace, its sleeper, and the sockets (this process holds them)."""
+
+    def __init__(self):
+        if os.path.exists(f"/run/netns/{NS}"):
+            ip("netns", "delete", NS)
+        ip("netns", "add", NS)
+        ip("-n", NS, "link", "set", "lo", "up")
+        # 50,000 connections to one listener need more than the default 28,232 ports.
+        ip("netns", "exec", NS, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535")
+        self.sleeper = subprocess.Popen(["ip", "netns", "exec", NS, "sleep", "86400"])
+        want = os.stat(f"/run/netns/{NS}").st_ino
+        while os.stat(f"/proc/{self.sleeper.pid}/ns/net").st_ino != want:
+            time.sleep(0.01)
+        with Inside():
+            self.listener = socket.socket()
+        self.listener.bind(("127.0.0.1", 5000))
+        self.listener.listen(4096)
+        self.kept = [self.listener]
+
+    @property
+    def pid(self):
+        return self.sleeper.pid
+
+    def grow_to(self, n):
+        """n TCP sockets besides the listener (n/2 connections, both ends)."""
+        pairs = n // 2 - (len(self.kept) - 1) // 2
+        need = len(self.kept) + 2 * pairs + 256
+        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+        if soft < need:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
+        addr = self.listener.getsockname()
+        for _ in range(pairs):
+            with Inside():
+                c = socket.socket()
+            c.connect(addr)
+            s, _ = self.listener.accept()
+            self.kept += [c, s]
+
+    def close(self):
+        for s in self.kept:
+            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
+            s.close()
+        self.kept = []
+        self.sleeper.kill()
+        self.sleeper.wait()
+        ip("netns", "delete", NS, check=False)
+
+
+def calibrate(run, seconds):
+    reps = 1
+    while True:
+        ns = run(reps)
+        if ns >= seconds * 1e9 / 10 or reps >= 1 << 24:
+            return max(1, int(reps * seconds * 1e9 / max(ns, 1)))
+        reps *= 10
+
+
+def median_ns(run, rounds, seconds):
+    reps = calibrate(run, seconds)
+    return statistics.median(run(reps) / reps for _ in range(rounds))
+
+
+class ProcFile:
+    """A kept fd on /proc/<pid>/net/<name> and a buffer the whole file fits in."""
+
+    def __init__(self, lib, pid, name):
+        self.lib = lib
+        self.fd = os.open(f"/proc/{pid}/net/{name}", os.O_RDONLY)
+        self.cap = 1 << 16
+        self.last = ctypes.c_long()
+        while True:
+            self.buf = ctypes.create_string_buffer(self.cap)
+            rc = lib.read_loop(self.fd, self.buf, self.cap, 1, MULTI, ctypes.byref(self.last))
+            if rc == -2 or self.last.value > self.cap // 2:
+                self.cap *= 4
+                continue
+            if rc < 0:
+                raise OSError(f"read_loop failed on {name}")
+            break
+
+    def read_ns(self, reps):
+        ns = self.lib.read_loop(self.fd, self.buf, self.cap, reps, MULTI, ctypes.byref(self.last))
+        if ns < 0:
+            raise OSError(f"read_loop failed ({ns})")
+        return ns
+
+    def data(self):
+        self.read_ns(1)
+        return self.buf.raw[:self.last.value]
+
+    def close(self):
+        os.close(self.fd)
+
+
+def fmt(ns):
+    if ns >= 1e6:
+        return f"{ns / 1e6:,.2f} ms"
+    return f"{ns / 1e3:,.1f} µs"
+
+
+def measure(lib, holder, nl, n, rounds, seconds, psutil_mod):
+    files = {t: ProcFile(lib, holder.pid, t) for t in ("tcp", "tcp6", "udp", "udp6")}
+    try:
+        # Both paths count the same sockets (nothing changes while we measure).
+        via_proc = {t: procnet.parse_tcp_states(files[t].data()) for t in ("tcp", "tcp6")}
+        via_proc.update({t: procnet.parse_udp_stats(files[t].data()) for t in ("udp", "udp6")})
+        valid, via_nl = nl.sample_all()
+        for t in ("udp", "udp6"):
+            via_nl[t]["no_drops"] = via_proc[t]["no_drops"] = 0
+        same = valid == sockdiag.VALID_ALL and via_proc == via_nl
+        sockets = sum(via_proc["tcp"].values()) + sum(via_proc["tcp6"].values())
+        row = {"n": n, "sockets": sockets, "same": same,
+               "bytes": len(files["tcp"].data()) + len(files["tcp6"].data())}
+        floor = parse = 0.0
+        for t in ("tcp", "tcp6"):
+            data = files[t].data()
+            floor += median_ns(files[t].read_ns, rounds, seconds)
+            parse += median_ns(lambda r, d=data: procnet.time_parse("tcp", d, r), rounds, seconds)
+        row.update(floor=floor, parse=parse, proc=floor + parse,
+                   netlink=median_ns(lambda r: nl.time_dump("tcp46", r), rounds, seconds),
+                   netlink2=median_ns(lambda r: nl.time_dump("tcp", r), rounds, seconds)
+                   + median_ns(lambda r: nl.time_dump("tcp6", r), rounds, seconds))
+        all_proc = floor + parse
+        for t in ("udp", "udp6"):
+            data = files[t].data()
+            all_proc += median_ns(files[t].read_ns, rounds, seconds)
+            all_proc += median_ns(lambda r, d=data: procnet.time_parse("udp", d, r), rounds, seconds)
+        row.update(all_proc=all_proc, all_netlink=median_ns(lambda r: nl.time_dump("all", r), rounds, seconds))
+        if psutil_mod is not None:
+            times = []
+            for _ in range(max(1, min(rounds, 3) if n >= 100000 else rounds)):
+                with Inside():
+                    t0 = time.perf_counter_ns()
+                    conns = psutil_mod.net_connections("tcp")
+                    times.append(time.perf_counter_ns() - t0)
+            row["psutil"] = statistics.median(times)
+            row["psutil_n"] = len(conns)
+        return row
+    finally:
+        for f in files.values():
+            f.close()
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--sizes", type=int, nargs="+", default=[10, 1000, 100000])
+    ap.add_argument("--rounds", type=int, default=5)
+    ap.add_argument("--seconds", type=float, default=0.3, help="length of one timed loop")
+    args = ap.parse_args(argv)
+    if os.geteuid() != 0:
+        sys.exit("needs root (ip netns, setns)")
+    try:
+        import psutil
+    except ImportError:
+        psutil = None
+    lib = load_read_loop()
+    holder = Holder()
+    rows = []
+    try:
+        nl = sockdiag.NetnsSocket.for_pid(holder.pid)
+        for n in sorted(args.sizes):
+            t0 = time.monotonic()
+            holder.grow_to(n)
+            print(f"# {n} sockets made in {time.monotonic() - t0:.1f} s", file=sys.stderr, flush=True)
+            rows.append(measure(lib, holder, nl, n, args.rounds, args.seconds, psutil))
+        nl.close()
+    finally:
+        holder.close()
+    ehash = open("/proc/sys/net/ipv4/tcp_ehash_entries").read().strip() \
+        if os.path.exists("/proc/sys/net/ipv4/tcp_ehash_entries") else "?"
+    print(f"kernel {os.uname().release}, {os.cpu_count()} CPUs, tcp_ehash_entries {ehash}; "
+          f"psutil {psutil.__version__ if psutil else 'missing'}; median of {args.rounds} rounds; "
+          f"TCP = tcp + tcp6 of the namespace")
+    print()
+    print("| sockets | tcp+tcp6 bytes | /proc floor (read) | parse | parse / floor | /proc read+parse "
+          "| netlink (one walk) | netlink per family | /proc ÷ netlink | all 4 tables: /proc | all 4: netlink | psutil net_connections('tcp') "
+          "| psutil ÷ netlink | same counts |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
+    for r in rows:
+        ps = fmt(r["psutil"]) if "psutil" in r else "-"
+        psr = f"{r['psutil'] / r['netlink']:,.0f}×" if "psutil" in r else "-"
+        print(f"| {r['sockets']:,} | {r['bytes']:,} | {fmt(r['floor'])} | {fmt(r['parse'])} | "
+              f"{100 * r['parse'] / r['floor']:.1f} % | {fmt(r['proc'])} | {fmt(r['netlink'])} | {fmt(r['netlink2'])} | "
+              f"{r['proc'] / r['netlink']:.1f}× | {fmt(r['all_proc'])} | {fmt(r['all_netlink'])} | {ps} | {psr} | "
+              f"{'yes' if r['same'] else 'NO'} |")
+
+
+if __name__ == "__main__":
+    main()
