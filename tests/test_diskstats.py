@@ -4,16 +4,16 @@ diskstats, sources in ../shared/fixtures/realworld/SOURCES.md), cAdvisor's own
 test file (fixtures/cadvisor, SOURCES.md there), the bug-report cases
 (fixtures/bugcases), and hypothesis-generated files. Expected values are read
 off the files by hand; a counter the line does not print is None, not 0."""
-import faulthandler
 import json
 import os
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cgsampler._native import diskstats
+from fuzzing import examples, mutated, watchdog  # noqa: F401  (watchdog: autouse fixture)
 
 HERE = os.path.dirname(__file__)
 REAL = os.path.join(HERE, "fixtures", "realworld", "diskstats")
@@ -235,16 +235,7 @@ def test_devices_past_capacity_are_counted_not_stored():
 
 # --- fuzzing -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-GEN = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(autouse=True)
-def watchdog():
-    # A parser stuck in a nogil loop would hang the run: dump the stacks and exit instead.
-    faulthandler.dump_traceback_later(60, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+FUZZ, GEN = examples(150), examples(60)
 
 
 u64 = st.one_of(st.integers(0, U64_MAX), st.sampled_from([0, 1, 2**32, 2**63, U64_MAX]))
@@ -283,25 +274,10 @@ TOKENS = [b"8", b"0", b"259", b"sda", b"nvme0n1", b"dm-0", b"1844674407370955161
           b"-1", b"4294967296", b" ", b"  ", b"\t", b"\n", b"\r", b"\x00", b"\xff", b"\x0b", b"x" * 40, b"0x1"]
 
 
-@st.composite
-def mutated(draw):
-    data = bytearray(draw(diskstats_files())[0])
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        if kind == "flip" and pos < len(data):
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.sampled_from(TOKENS))
-        elif kind == "delete" and pos < len(data):
-            del data[pos]
-        elif kind == "truncate":
-            del data[pos:]
-    return bytes(data)
 
 
 any_bytes = st.one_of(st.binary(max_size=400), st.lists(st.sampled_from(TOKENS), max_size=60).map(b"".join),
-                      mutated())
+                      mutated(diskstats_files().map(lambda c: c[0]), TOKENS))
 
 
 @FUZZ

@@ -10,33 +10,22 @@ Two kinds of property, for every parser:
 Where the rule is short enough to state independently (a single number, a line
 count) the arbitrary-bytes property checks the exact answer too.
 Budget: a few seconds in all (max_examples per property below)."""
-import faulthandler
 import re
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cgsampler._native import cgroup_v1, cgroup_v2, formats
 from cgsampler.schema import DISK_LISTS, DISK_OPS
+from fuzzing import examples, mutated, watchdog  # noqa: F401  (watchdog: autouse fixture)
 
 U64_MAX = 2**64 - 1
 U32_MAX = 2**32 - 1
 OP = {name: i for i, name in enumerate(DISK_OPS)}
 LIST = {name: i for i, name in enumerate(DISK_LISTS)}
-WATCHDOG_S = 120
 
-FUZZ = settings(max_examples=300, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-MUTATE = settings(max_examples=120, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-GEN = settings(max_examples=100, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(autouse=True)
-def watchdog():
-    # A parser stuck in a nogil loop would hang the run: dump the stacks and exit instead.
-    faulthandler.dump_traceback_later(WATCHDOG_S, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+FUZZ, MUTATE, GEN = examples(300), examples(120), examples(100)
 
 
 # --- strategies -------------------------------------------------------------------------
@@ -56,22 +45,7 @@ any_bytes = st.one_of(st.binary(max_size=300), token_soup,
                       st.text(alphabet="0123456789 \t\n:=-max", max_size=200).map(str.encode))
 
 
-@st.composite
-def mutated(draw, well_formed):
-    """A well-formed file with a few bytes flipped, inserted or cut."""
-    data = bytearray(draw(well_formed))
-    for _ in range(draw(st.integers(1, 4))):
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        pos = draw(st.integers(0, len(data)))
-        if kind == "flip" and pos < len(data):
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.sampled_from(TOKENS + [b"\x00", b"9" * 25]))
-        elif kind == "delete" and pos < len(data):
-            del data[pos]
-        elif kind == "truncate":
-            del data[pos:]
-    return bytes(data)
+MUTATION_TOKENS = TOKENS + [b"\x00", b"9" * 25]
 
 
 # --- independent statements of the simple rules -----------------------------------------
@@ -383,7 +357,7 @@ def test_io_stat_and_blkio_values_follow_the_runc_number_rule(value):
 # --- mutated well-formed files: a result or ValueError ------------------------------------------
 
 @MUTATE
-@given(data=mutated(keyed_file().map(lambda c: c[0])))
+@given(data=mutated(keyed_file().map(lambda c: c[0]), MUTATION_TOKENS))
 def test_mutated_key_value_file_returns_or_raises(data):
     try:
         formats.parse_keyed(data, KNOWN_KEYS)
@@ -397,7 +371,7 @@ def test_mutated_key_value_file_returns_or_raises(data):
 
 
 @MUTATE
-@given(data=mutated(blkio_file().map(lambda c: c[0])))
+@given(data=mutated(blkio_file().map(lambda c: c[0]), MUTATION_TOKENS))
 def test_mutated_blkio_file_returns_or_raises(data):
     try:
         cgroup_v1.parse_blkio(data)
@@ -410,7 +384,7 @@ def test_mutated_blkio_file_returns_or_raises(data):
 
 
 @MUTATE
-@given(data=mutated(io_stat_file().map(lambda c: c[0])))
+@given(data=mutated(io_stat_file().map(lambda c: c[0]), MUTATION_TOKENS))
 def test_mutated_io_stat_returns_or_raises(data):
     try:
         cgroup_v2.parse_io_stat(data)

@@ -7,15 +7,15 @@ hypothesis-generated files. Expected values are read off the files by hand.
 Meanings follow cadvisor-v1-spec.md section 10; where cAdvisor's code differs
 (UdpStat's queues, interface names with colons) the test says so."""
 import collections
-import faulthandler
 import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cgsampler._native import procnet
+from fuzzing import examples, mutated, watchdog  # noqa: F401  (watchdog: autouse fixture)
 
 HERE = os.path.dirname(__file__)
 REAL = os.path.join(HERE, "fixtures", "realworld")
@@ -358,16 +358,7 @@ def test_malformed_udp_rows(bad):
 
 # --- fuzzing -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=150, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-GEN = settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(autouse=True)
-def watchdog():
-    # A parser stuck in a nogil loop would hang the run: dump the stacks and exit instead.
-    faulthandler.dump_traceback_later(60, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+FUZZ, GEN = examples(150), examples(60)
 
 
 u64 = st.one_of(st.integers(0, U64_MAX), st.sampled_from([0, 1, 2**32, 2**63, U64_MAX]))
@@ -464,28 +455,11 @@ TOKENS = [b"Inter-|", b" face |", b"|", b"lo:", b"eth0:", b":", b"0", b"1", b"18
           b"\r", b"\x00", b"\xff", b"\x0b", b"x" * 20]
 
 
-@st.composite
-def mutated(draw, well_formed):
-    data = bytearray(draw(well_formed)[0])
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        if kind == "flip" and pos < len(data):
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.sampled_from(TOKENS))
-        elif kind == "delete" and pos < len(data):
-            del data[pos]
-        elif kind == "truncate":
-            del data[pos:]
-    return bytes(data)
-
-
 soup = st.lists(st.sampled_from(TOKENS), max_size=60).map(b"".join)
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=400), soup, mutated(net_dev_files())), st.integers(0, 6), st.booleans())
+@given(st.one_of(st.binary(max_size=400), soup, mutated(net_dev_files().map(lambda c: c[0]), TOKENS)), st.integers(0, 6), st.booleans())
 def test_any_bytes_net_dev(data, capacity, skip):
     try:
         got, _overflow = procnet.parse_net_dev_into(data, capacity, skip)
@@ -496,7 +470,7 @@ def test_any_bytes_net_dev(data, capacity, skip):
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=400), soup, mutated(socket_tables(udp=False))))
+@given(st.one_of(st.binary(max_size=400), soup, mutated(socket_tables(udp=False).map(lambda c: c[0]), TOKENS)))
 def test_any_bytes_tcp(data):
     try:
         got = procnet.parse_tcp_states(data)
@@ -506,7 +480,7 @@ def test_any_bytes_tcp(data):
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=400), soup, mutated(socket_tables(udp=True))))
+@given(st.one_of(st.binary(max_size=400), soup, mutated(socket_tables(udp=True).map(lambda c: c[0]), TOKENS)))
 def test_any_bytes_udp(data):
     try:
         got = procnet.parse_udp_stats(data)

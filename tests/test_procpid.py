@@ -3,15 +3,15 @@ procpid.pyx), on real samples (fixtures/realworld/pid_stat and schedstat, source
 in ../shared/fixtures/realworld/SOURCES.md), the bug-report case
 (fixtures/bugcases/pidstat-comm-parens-spaces) and hypothesis-generated files.
 Expected values are read off the files by hand."""
-import faulthandler
 import json
 import os
 
 import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from cgsampler._native import procpid
+from fuzzing import examples, mutated, watchdog  # noqa: F401  (watchdog: autouse fixture)
 
 HERE = os.path.dirname(__file__)
 REAL = os.path.join(HERE, "fixtures", "realworld")
@@ -154,16 +154,7 @@ def test_malformed_schedstat(data):
 
 # --- fuzzing -------------------------------------------------------------------------------
 
-FUZZ = settings(max_examples=200, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-GEN = settings(max_examples=80, deadline=None, database=None, suppress_health_check=list(HealthCheck))
-
-
-@pytest.fixture(autouse=True)
-def watchdog():
-    # A parser stuck in a nogil loop would hang the run: dump the stacks and exit instead.
-    faulthandler.dump_traceback_later(60, exit=True)
-    yield
-    faulthandler.cancel_dump_traceback_later()
+FUZZ, GEN = examples(200), examples(80)
 
 
 u64 = st.one_of(st.integers(0, U64_MAX), st.sampled_from([0, 1, 2**63, U64_MAX]))
@@ -210,28 +201,13 @@ TOKENS = [b"1", b"0", b"-1", b"18446744073709551615", b"18446744073709551616", b
           b" ", b"  ", b"\t", b"\n", b"\r", b"\x00", b"\xff", b"\x0b", b"S", b"R", b"x", b"max", b"-"]
 
 
-@st.composite
-def mutated_stat(draw):
-    data = bytearray(draw(stat_files())[0])
-    for _ in range(draw(st.integers(1, 4))):
-        pos = draw(st.integers(0, len(data)))
-        kind = draw(st.sampled_from(["flip", "insert", "delete", "truncate"]))
-        if kind == "flip" and pos < len(data):
-            data[pos] = draw(st.integers(0, 255))
-        elif kind == "insert":
-            data[pos:pos] = draw(st.sampled_from(TOKENS))
-        elif kind == "delete" and pos < len(data):
-            del data[pos]
-        elif kind == "truncate":
-            del data[pos:]
-    return bytes(data)
 
 
 soup = st.lists(st.sampled_from(TOKENS), max_size=80).map(b"".join)
 
 
 @FUZZ
-@given(st.one_of(st.binary(max_size=400), soup, mutated_stat()))
+@given(st.one_of(st.binary(max_size=400), soup, mutated(stat_files().map(lambda c: c[0]), TOKENS)))
 def test_any_bytes_pid_stat(data):
     try:
         got = procpid.parse_pid_stat(data)
