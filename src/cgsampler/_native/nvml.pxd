@@ -39,9 +39,18 @@ cdef extern from "cgs_nvml.h":
         unsigned int gpu_instance_id
         unsigned int compute_instance_id
 
+cdef extern from "<pthread.h>" nogil:
+    ctypedef struct pthread_mutex_t:
+        pass
+    int pthread_mutex_init(pthread_mutex_t *m, const void *attr)
+    int pthread_mutex_lock(pthread_mutex_t *m)
+    int pthread_mutex_unlock(pthread_mutex_t *m)
+    int pthread_mutex_destroy(pthread_mutex_t *m)
+
 
 cdef class Nvml:
     cdef cgs_nvml_lib lib
+    cdef pthread_mutex_t mu          # held by load, close, sample, processes: never taken with the GIL
     cdef cgs_nvml_dev *devs
     cdef unsigned int ndev
     cdef bint initialized
@@ -57,5 +66,10 @@ cdef class Nvml:
     cdef readonly list minors
 
     cdef void _release(self)
+    cdef void _lock(self)
+    cdef void _unlock(self)
+    # sample_into / processes_into do not lock: a caller using them directly
+    # (the Sampler's own nogil sweep) must not run them concurrently with
+    # load() or close().
     cdef int sample_into(self, cgs_nvml_row *rows, Py_ssize_t cap) noexcept nogil
     cdef int processes_into(self, unsigned int device, bint graphics, unsigned int *count) noexcept nogil

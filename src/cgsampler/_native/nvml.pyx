@@ -189,6 +189,7 @@ cdef class Nvml:
     """One loaded NVML: status, cached device handles, and the sample calls."""
 
     def __cinit__(self):
+        pthread_mutex_init(&self.mu, NULL)
         self.devs = NULL
         self.ndev = 0
         self.initialized = False
@@ -205,6 +206,16 @@ cdef class Nvml:
 
     def __dealloc__(self):
         self._release()
+        pthread_mutex_destroy(&self.mu)
+
+    cdef void _lock(self):
+        """Takes the mutex with the GIL released (so a holder that needs the
+        GIL back never deadlocks with a waiter)."""
+        with nogil:
+            pthread_mutex_lock(&self.mu)
+
+    cdef void _unlock(self):
+        pthread_mutex_unlock(&self.mu)
 
     cdef void _release(self):
         if self.initialized:
@@ -242,13 +253,20 @@ cdef class Nvml:
         self.status says which ("not found", "missing symbol nvmlInit_v2",
         "driver not loaded", "no permission", "init timed out", "init failed",
         "device count failed", "no devices"), self.detail the text behind it."""
+        self._lock()
+        try:
+            return self._load_locked(path, timeout_s, process_capacity)
+        finally:
+            self._unlock()
+
+    def _load_locked(self, path, double timeout_s, unsigned int process_capacity):
         cdef char detail[512]
         cdef int rc
         cdef long timeout_ms
         cdef cgs_nvml_start_job *job = NULL
         cdef bytes bpath
         cdef const char *cpath
-        self.close()
+        self._close_locked()
         if path is None:
             path = os.environ.get(LIBRARY_ENV) or DEFAULT_LIBRARY
         self.path = os.fspath(path)
@@ -315,6 +333,15 @@ cdef class Nvml:
         """What load() found, one dict per row: index, minor, parent, flags,
         name, uuid, and the NVML code of each load-time query."""
         out = []
+        self._lock()
+        try:
+            self._devices_locked(out)
+        finally:
+            self._unlock()
+        return out
+
+    def _devices_locked(self, list out):
+        cdef cgs_nvml_dev *d
         for i in range(self.ndev):
             d = &self.devs[i]
             out.append({
@@ -327,7 +354,6 @@ cdef class Nvml:
                 "uuid_error": d.uuid_error, "minor_error": d.minor_error, "mig_error": d.mig_error,
                 "memory_call": "nvmlDeviceGetMemoryInfo" if d.memory_v1 else "nvmlDeviceGetMemoryInfo_v2",
             })
-        return out
 
     cdef int sample_into(self, cgs_nvml_row *rows, Py_ssize_t cap) noexcept nogil:
         """Fills rows[0 .. min(cap, device_count)); returns how many rows got
@@ -355,7 +381,9 @@ cdef class Nvml:
             raise ValueError("out holds fewer entries than device_count")
         rows = <cgs_nvml_row *>cnp.PyArray_DATA(out)
         with nogil:
+            pthread_mutex_lock(&self.mu)
             ok = self.sample_into(rows, cap)
+            pthread_mutex_unlock(&self.mu)
         return ok
 
     def bench_loop(self, cnp.ndarray out not None, Py_ssize_t iterations):
@@ -365,11 +393,16 @@ cdef class Nvml:
         self.sample(out)
         cdef cgs_nvml_row *rows = <cgs_nvml_row *>cnp.PyArray_DATA(out)
         cdef Py_ssize_t cap = cnp.PyArray_SIZE(out), i
-        t0 = perf_counter_ns()
         with nogil:
-            for i in range(iterations):
-                self.sample_into(rows, cap)
-        return perf_counter_ns() - t0
+            pthread_mutex_lock(&self.mu)
+        try:
+            t0 = perf_counter_ns()
+            with nogil:
+                for i in range(iterations):
+                    self.sample_into(rows, cap)
+            return perf_counter_ns() - t0
+        finally:
+            self._unlock()
 
     cdef int processes_into(self, unsigned int device, bint graphics, unsigned int *count) noexcept nogil:
         """One process-list query of row `device` into the process buffer.
@@ -399,6 +432,13 @@ cdef class Nvml:
         when NVML cannot tell), MIG instance ids (NONE when not MIG). The buffer
         grows when NVML answers INSUFFICIENT_SIZE (to 2n+5, as the list can grow
         between the calls). Raises NvmlError with the NVML code otherwise."""
+        self._lock()
+        try:
+            return self._processes_locked(device, graphics)
+        finally:
+            self._unlock()
+
+    def _processes_locked(self, unsigned int device, bint graphics):
         cdef unsigned int count = 0
         cdef int rc = CGS_NVML_SUCCESS, attempt
         if not self.initialized:
@@ -430,6 +470,13 @@ cdef class Nvml:
     def close(self):
         """nvmlShutdown (releases the driver: a held NVML blocks driver
         upgrades) and forget the devices. Safe to call twice."""
+        self._lock()
+        try:
+            self._close_locked()
+        finally:
+            self._unlock()
+
+    def _close_locked(self):
         was = self.initialized or self.lib.dl != NULL
         self._release()
         self.names, self.uuids, self.minors = [], [], []
