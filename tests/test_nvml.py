@@ -272,6 +272,17 @@ def test_without_memory_info_v2_the_old_call_is_used_and_used_includes_reserved(
         150754820096, 81604378624 + 566231040, 150754820096 - 81604378624 - 566231040, 0)
 
 
+def test_a_driver_that_refuses_the_v2_memory_struct_gets_the_old_call_for_that_device(fake, nv):
+    fake.configure(TWO_GPUS + "1.err.memory_v2 25\n")       # ARGUMENT_VERSION_MISMATCH
+    assert nv.load(fake.path)
+    assert [d["memory_call"] for d in nv.devices] == ["nvmlDeviceGetMemoryInfo_v2", "nvmlDeviceGetMemoryInfo"]
+    ok, out = sample(nv)
+    assert ok == 2
+    assert out["valid"].tolist() == [nvml.VALID_MEMORY | nvml.VALID_MEMORY_V2 | nvml.VALID_UTILIZATION,
+                                     nvml.VALID_MEMORY | nvml.VALID_UTILIZATION]
+    assert out["memory_used"].tolist() == [81604378624, 1048576]
+
+
 def test_a_name_longer_than_the_buffer_is_reported_not_truncated(fake, nv):
     fake.configure(TWO_GPUS.replace("Tesla P100-PCIE-16GB", "X" * 120))
     assert nv.load(fake.path)
@@ -378,6 +389,16 @@ def test_more_processes_than_the_buffer_grow_it_by_the_two_call_dance(fake, nv, 
     before = fake.calls()
     assert len(nv.processes(0)) == 40
     assert fake.calls() - before == 1            # the grown buffer is kept
+
+
+def test_an_empty_process_buffer_starts_with_the_null_probe(fake, nv, workers):
+    fake.configure(TWO_GPUS + f"0.proc {workers[1]} 512\n")
+    assert nv.load(fake.path, process_capacity=0)
+    assert nv.process_capacity == 0
+    assert nv.processes(1).tolist() == []              # NULL buffer, count 0: SUCCESS, nothing to grow
+    assert nv.process_capacity == 0
+    assert nv.processes(0).tolist() == [(workers[1], 512, nvml.NONE, nvml.NONE)]
+    assert nv.process_capacity == 2 * 1 + 5
 
 
 def test_a_failing_process_query_raises_with_the_nvml_code(fake, nv):

@@ -20,6 +20,7 @@
  *   0.proc PID BYTES             a compute process (repeat the line)
  *   0.gproc PID BYTES            a graphics process
  *   0.err.handle|name|uuid|minor|memory|utilization|processes CODE
+ *   0.err.memory_v2 CODE         only nvmlDeviceGetMemoryInfo_v2 fails (an old driver: 25)
  *   0.mig_mode 1                 MIG enabled (else nvmlDeviceGetMigMode: NOT_SUPPORTED)
  *   4.parent 0                   device 4 (>= count) is a MIG instance of GPU 0,
  *                                found by nvmlDeviceGetMigDeviceHandleByIndex in order
@@ -55,7 +56,7 @@ typedef struct fake_dev {
     unsigned int nprocs;
     proc_t gprocs[MAXPROC];
     unsigned int ngprocs;
-    ret_t err_handle, err_name, err_uuid, err_minor, err_memory, err_util, err_procs;
+    ret_t err_handle, err_name, err_uuid, err_minor, err_memory, err_memory_v2, err_util, err_procs;
     unsigned int mig_mode;
     int parent;                  /* -1: a physical GPU */
 } fake_dev;
@@ -128,6 +129,7 @@ int fake_nvml_reload(void) {
         else if (!strcmp(k, "err.uuid")) d->err_uuid = (ret_t)v;
         else if (!strcmp(k, "err.minor")) d->err_minor = (ret_t)v;
         else if (!strcmp(k, "err.memory")) d->err_memory = (ret_t)v;
+        else if (!strcmp(k, "err.memory_v2")) d->err_memory_v2 = (ret_t)v;
         else if (!strcmp(k, "err.utilization")) d->err_util = (ret_t)v;
         else if (!strcmp(k, "err.processes")) d->err_procs = (ret_t)v;
     }
@@ -264,6 +266,7 @@ ret_t nvmlDeviceGetMemoryInfo_v2(void *h, mem_v2_t *m) {
     ret_t r; fake_dev *d = dev_of(h, &r); if (!d) return r;
     if (d->err_memory) return d->err_memory;
     if (m == NULL) return E_INVALID;
+    if (d->err_memory_v2) return d->err_memory_v2;
     if (m->version != (40u | (2u << 24))) return E_VERSION;
     m->total = d->total;
     m->reserved = d->reserved;

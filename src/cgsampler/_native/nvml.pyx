@@ -281,7 +281,7 @@ cdef class Nvml:
         if rc == CGS_NVML_OPEN_MISSING_SYMBOL:
             return self._fail("missing symbol " + detail.decode("ascii", "replace"),
                               self.path)
-        timeout_ms = <long>(max(timeout_s, 0.0) * 1000.0)
+        timeout_ms = <long>(min(max(timeout_s, 0.0), 86400.0) * 1000.0)
         with nogil:
             rc = cgs_nvml_start(&self.lib, timeout_ms, &job)
         if rc == CGS_NVML_START_TIMED_OUT:
