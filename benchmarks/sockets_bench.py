@@ -2,8 +2,9 @@
 
 Makes a network namespace of its own (cgs-bench-sock, loopback only: every
 connection is 127.0.0.1 -> 127.0.0.1 inside it), a `sleep` in it whose
-/proc/<pid>/net/* are the /proc path's files, and N TCP sockets in it (a
-listener and N/2 connections, both ends kept open by this process), for
+/proc/<pid>/net/* are the /proc path's files, and N TCP sockets in it (held
+by child processes: each a listener and up to 8,000 connections to it, both
+ends kept open), for
 N = 10, 1,000 and 100,000 by default. For each N, per namespace:
 
 * floor: the raw read of /proc/<pid>/net/tcp and tcp6 through kept fds, the
@@ -34,7 +35,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import resource
 import socket
 import statistics
 import subprocess
@@ -80,50 +80,63 @@ def ip(*args, check=True):
     return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
 
 
+CHILD = r"""
+import resource, socket, sys
+pairs, port = int(sys.argv[1]), int(sys.argv[2])
+soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+lst = socket.socket()
+lst.bind(("127.0.0.1", port))
+lst.listen(4096)
+kept = [lst]
+for _ in range(pairs):
+    c = socket.create_connection(("127.0.0.1", port))
+    s, _ = lst.accept()
+    kept += [c, s]
+print("ready", flush=True)
+sys.stdin.read()
+"""
+PER_CHILD = 8000        # connections per holder process: 16,001 fds, under a 20,000 hard RLIMIT_NOFILE
+
+
 class Holder:
-    """The namespace, its sleeper, and the sockets (this process holds them)."""
+    """The namespace, its sleeper, and the processes that hold the sockets: each
+    (started with `ip netns exec`, its soft RLIMIT_NOFILE raised to the hard
+    limit) opens a listener on 127.0.0.1 and up to PER_CHILD connections to it,
+    keeping both ends."""
 
     def __init__(self):
         if os.path.exists(f"/run/netns/{NS}"):
             ip("netns", "delete", NS)
         ip("netns", "add", NS)
         ip("-n", NS, "link", "set", "lo", "up")
-        # 50,000 connections to one listener need more than the default 28,232 ports.
-        ip("netns", "exec", NS, "sysctl", "-q", "-w", "net.ipv4.ip_local_port_range=1024 65535")
         self.sleeper = subprocess.Popen(["ip", "netns", "exec", NS, "sleep", "86400"])
         want = os.stat(f"/run/netns/{NS}").st_ino
         while os.stat(f"/proc/{self.sleeper.pid}/ns/net").st_ino != want:
             time.sleep(0.01)
-        with Inside():
-            self.listener = socket.socket()
-        self.listener.bind(("127.0.0.1", 5000))
-        self.listener.listen(4096)
-        self.kept = [self.listener]
+        self.children = []
+        self.sockets = 0
 
     @property
     def pid(self):
         return self.sleeper.pid
 
     def grow_to(self, n):
-        """n TCP sockets besides the listener (n/2 connections, both ends)."""
-        pairs = n // 2 - (len(self.kept) - 1) // 2
-        need = len(self.kept) + 2 * pairs + 256
-        soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-        if soft < need:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (need, max(hard, need)))
-        addr = self.listener.getsockname()
-        for _ in range(pairs):
-            with Inside():
-                c = socket.socket()
-            c.connect(addr)
-            s, _ = self.listener.accept()
-            self.kept += [c, s]
+        """At least n TCP sockets in the namespace (each child: 2 per connection + its listener)."""
+        while self.sockets < n:
+            pairs = min(PER_CHILD, max(1, (n - self.sockets - 1) // 2))
+            child = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", CHILD, str(pairs),
+                                      str(5000 + len(self.children))],
+                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            self.children.append(child)
+            if child.stdout.readline().strip() != "ready":
+                raise RuntimeError("a socket holder failed")
+            self.sockets += 2 * pairs + 1
 
     def close(self):
-        for s in self.kept:
-            s.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, b"\x01\x00\x00\x00\x00\x00\x00\x00")
-            s.close()
-        self.kept = []
+        for c in self.children:
+            c.kill()
+            c.wait()
         self.sleeper.kill()
         self.sleeper.wait()
         ip("netns", "delete", NS, check=False)
