@@ -337,6 +337,20 @@ def test_tcp_state_counts_match_proc_and_the_states_made(made):
 
 
 @needs_netns
+def test_per_family_tcp_dumps_give_the_same_sample(made):
+    """sample() without the one-walk request (its fallback): tcp and tcp6 dumped
+    separately, same counts."""
+    with sockdiag.NetnsSocket.for_pid(made, one_walk_tcp=False) as nl:
+        settled(nl, EXPECTED_TCP)
+        assert not nl.one_walk_tcp
+        valid, via_netlink = nl.sample_all()
+        assert valid == sockdiag.VALID_ALL
+        assert via_netlink["tcp"] == EXPECTED_TCP
+        assert via_netlink["tcp6"] == EXPECTED_TCP6
+        assert via_netlink["udp"] == procnet.parse_udp_stats(proc_table(made, "udp"))
+
+
+@needs_netns
 def test_udp_counts_queues_and_drops_match_proc(made):
     with sockdiag.NetnsSocket.for_pid(made) as nl:
         settled(nl, EXPECTED_TCP)

@@ -371,10 +371,13 @@ class NamespaceRestoreError(RuntimeError):
 
 
 cdef class NetnsSocket:
-    """NetnsSocket(netns=None): a NETLINK_SOCK_DIAG socket of one network namespace.
+    """NetnsSocket(netns=None, one_walk_tcp=True): a NETLINK_SOCK_DIAG socket of
+    one network namespace.
 
     netns: None for the calling thread's namespace, or the path of a namespace
-    file (/proc/<pid>/ns/net, /run/netns/<name>). Opening another namespace
+    file (/proc/<pid>/ns/net, /run/netns/<name>). one_walk_tcp=False makes
+    sample() dump tcp and tcp6 separately (what it falls back to by itself on a
+    kernel that refuses the one-walk request). Opening another namespace
     needs CAP_SYS_ADMIN (setns); the calling thread enters it only for the
     socket() call. The socket dumps that namespace until close(), and keeps it
     alive until then. One thread at a time per NetnsSocket."""
@@ -387,10 +390,11 @@ cdef class NetnsSocket:
         self.err = 0
         self.no_tcp46 = False
 
-    def __init__(self, netns=None):
-        cdef int target = -1, own = -1, fd = -1, restore = 0, e = 0
+    def __init__(self, netns=None, bint one_walk_tcp=True):
+        cdef int target = -1, own = -1, fd = -1, restore = 0
         cdef bytes path
         self.netns = netns
+        self.no_tcp46 = not one_walk_tcp
         self.buf = <char *>malloc(self.cap)
         if self.buf == NULL:
             raise MemoryError()
@@ -433,9 +437,9 @@ cdef class NetnsSocket:
                 c_close(own)
 
     @classmethod
-    def for_pid(cls, pid, proc_root="/proc"):
+    def for_pid(cls, pid, proc_root="/proc", **kw):
         """The namespace of process `pid` (its <proc_root>/<pid>/ns/net)."""
-        return cls(f"{proc_root}/{int(pid)}/ns/net")
+        return cls(f"{proc_root}/{int(pid)}/ns/net", **kw)
 
     def __dealloc__(self):
         if self.fd >= 0:
