@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import os
 import resource
+import threading
 
 import numpy as np
 
@@ -162,6 +163,10 @@ class Sampler:
         self._D = int(max_disk_entries)
         self._fd_budget = int(fd_budget) if fd_budget is not None else max(raise_fd_limit() - FD_RESERVE, 0)
         self._engine = Engine()
+        # One lock serialises sweeps and every change to slots or ring arrays: the
+        # sweep runs without the GIL, so another thread's refresh() or close()
+        # could otherwise free what it is reading.
+        self._lock = threading.RLock()
         for tname, table in schema.KEY_TABLES.items():
             presence = schema.PRESENCE_KEYS.get(tname)
             self._engine.set_table(_TABLE_IDS[tname], [
@@ -218,6 +223,10 @@ class Sampler:
     def refresh(self):
         """Picks up new cgroups and drops vanished ones whose history has aged out
         of the ring. Returns (added, dropped) name lists."""
+        with self._lock:
+            return self._refresh()
+
+    def _refresh(self):
         self._check_open()
         self._collect_vanished()
         present = hierarchy.walk(self._h)
@@ -254,6 +263,9 @@ class Sampler:
         except FileNotFoundError:
             self._free_cols.append(col)
             return False
+        except BaseException:
+            self._free_cols.append(col)
+            raise
         self._containers[name] = _Container(name, slot, col, spec, not keep_open)
         return True
 
@@ -285,14 +297,15 @@ class Sampler:
 
     def sample(self):
         """One sweep over all containers into the next row of the ring."""
-        if self._closed:
-            self._check_open()
-        if self._engine.sweep(self._t):
-            self._collect_vanished()
-        self._t += 1
-        if self._t == self._T:
-            self._t = 0
-        self._count += 1
+        with self._lock:
+            if self._closed:
+                self._check_open()
+            if self._engine.sweep(self._t):
+                self._collect_vanished()
+            self._t += 1
+            if self._t == self._T:
+                self._t = 0
+            self._count += 1
 
     def _rows(self):
         """Ring row indices, oldest first."""
@@ -319,17 +332,20 @@ class Sampler:
     def stats(self) -> np.ndarray:
         """The history as a (samples, containers) array of STATS_DTYPE, oldest first,
         columns in the order of `names` (a copy)."""
-        return self._stats[self._rows()][:, self._cols()]
+        with self._lock:
+            return self._stats[self._rows()][:, self._cols()]
 
     @property
     def percpu(self) -> np.ndarray:
         """(samples, containers, cpus) per-CPU usage in ns; `stats["cpu_percpu_count"]` entries valid."""
-        return self._percpu[self._rows()][:, self._cols()]
+        with self._lock:
+            return self._percpu[self._rows()][:, self._cols()]
 
     @property
     def disk(self) -> np.ndarray:
         """(samples, containers, entries) of DISK_ENTRY_DTYPE; `stats["diskio_count"]` entries valid."""
-        return self._disk[self._rows()][:, self._cols()]
+        with self._lock:
+            return self._disk[self._rows()][:, self._cols()]
 
     @property
     def sweeps(self) -> int:
@@ -351,8 +367,9 @@ class Sampler:
 
     def errors(self, name) -> dict:
         """Read and parse error counters of one container, with the last failing file."""
-        c = self._get(name)
-        out = self._engine.slot_errors(c.slot)
+        with self._lock:
+            c = self._get(name)
+            out = self._engine.slot_errors(c.slot)
         out["vanished"] = c.retired_at is not None
         out["reopened"] = c.reopened
         return out
@@ -393,6 +410,10 @@ class Sampler:
         num_stats within [start, end]), oldest first."""
         if request is None:
             request = v1.default_container_info_request()
+        with self._lock:
+            return self._container_info(name, request)
+
+    def _container_info(self, name, request):
         c = self._get(name)
         spec = self.spec(c.name)
         if c.retired_at is None:
@@ -421,12 +442,16 @@ class Sampler:
         )
 
     def close(self):
-        """Closes every kept file descriptor."""
-        if not self._closed:
-            for c in list(self._containers.values()):
-                self._engine.remove_slot(c.slot)
-            self._containers.clear()
-            self._closed = True
+        """Closes every kept file descriptor (after a sweep in progress ends)."""
+        lock = getattr(self, "_lock", None)
+        if lock is None:                  # __init__ failed before the engine existed
+            return
+        with lock:
+            if not self._closed:
+                for c in list(self._containers.values()):
+                    self._engine.remove_slot(c.slot)
+                self._containers.clear()
+                self._closed = True
 
     def _check_open(self):
         if self._closed:
@@ -445,6 +470,9 @@ class Sampler:
             pass
 
 
+MAX_INTERVAL_S = 10 * 365 * 86400     # ten years: "practically never", still exact in int64 ns
+
+
 def _intervals_ns(intervals):
     """{group: seconds} -> ns per group bit. A group read less often than every
     sweep keeps its last values (and their timestamp) in the sweeps between."""
@@ -453,11 +481,13 @@ def _intervals_ns(intervals):
         if gname not in G:
             raise errors.InvalidOption(f"unknown group {gname!r} in intervals; groups are {', '.join(G)}")
         try:
-            ns = int(float(seconds) * 1e9)
+            seconds = float(seconds)
         except (TypeError, ValueError):
             raise errors.InvalidOption(f"interval of {gname!r} must be a number of seconds, got {seconds!r}") from None
-        if ns < 0:
-            raise errors.InvalidOption(f"interval of {gname!r} must be >= 0 seconds")
+        if not 0 <= seconds <= MAX_INTERVAL_S:
+            raise errors.InvalidOption(f"interval of {gname!r} must be between 0 and {MAX_INTERVAL_S} seconds, "
+                                       f"got {seconds!r}")
+        ns = int(seconds * 1e9)
         out[G[gname].bit_length() - 1] = ns
     return out
 

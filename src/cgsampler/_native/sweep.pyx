@@ -8,7 +8,7 @@ object is touched between the start and the end of a sweep."""
 cimport cython
 from cpython.bytes cimport PyBytes_AsString
 from libc.errno cimport errno, EINTR, ENODEV, ENOENT, ESRCH, ENOMEM
-from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t
+from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t, INT64_MAX
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy, strlen
 from posix.fcntl cimport open as c_open, openat, O_RDONLY, O_CLOEXEC, O_DIRECTORY
@@ -252,22 +252,33 @@ cdef class Engine:
         cdef Job *j
         cdef int fd, kept = 0
         cdef struct_stat st
+        try:
+            kept = self._fill_slot(sid, s, jobs, keep_open)
+        except BaseException:
+            self._free_slot(sid)        # never leave a half-made slot to be swept
+            raise
+        return sid, kept
+
+    cdef int _fill_slot(self, Py_ssize_t sid, Slot *s, jobs, bint keep_open) except -1:
+        cdef Job *j
+        cdef int fd, kept = 0
+        cdef struct_stat st
+        cdef Py_ssize_t i
         for i, spec in enumerate(jobs):
-            path, kind, groups, multi, reopen, max_record, offset, table, bgroup, blist, probe = spec
-            bpath = path.encode() if isinstance(path, str) else bytes(path)
             j = &s.jobs[i]
+            j.fd = -1                    # before anything can raise: _free_slot closes fds >= 0
+            j.dirfd = -1
             s.njobs = i + 1
+            path, kind, groups, multi, reopen, max_record, offset, table, bgroup, blist, probe = spec
+            bpath = os.fsencode(path)    # cgroup names are bytes; undecodable ones round-trip
             j.path = <char *>malloc(len(bpath) + 1)
             if j.path == NULL:
-                self._free_slot(sid)
                 raise MemoryError()
             memcpy(j.path, <char *>bpath, len(bpath))
             j.path[len(bpath)] = 0
             j.kind, j.groups, j.multi, j.reopen, j.max_record = kind, groups, multi, reopen, max_record
             j.name = strrchr(j.path, b'/') + 1 if strrchr(j.path, b'/') != NULL else j.path
-            j.dirfd = -1
             j.offset, j.table, j.bgroup, j.blist, j.probe = offset, table, bgroup, blist, probe
-            j.fd = -1
             if keep_open and reopen:
                 # Hold the directory first, then find the file through it: what the
                 # slot reads later is then this cgroup's, even if the path is
@@ -276,7 +287,6 @@ cdef class Engine:
                 j.dirfd = c_open(<char *>dpath, O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH)
                 if j.dirfd < 0:
                     e = errno
-                    self._free_slot(sid)
                     raise FileNotFoundError(e, "vanished", path) if vanished_errno(e) else OSError(e, "cannot open", path)
                 kept += 1
                 self.kept_fds += 1      # counted as it is opened: _free_slot may close it
@@ -286,7 +296,6 @@ cdef class Engine:
             if fd < 0:
                 e = errno
                 if vanished_errno(e):
-                    self._free_slot(sid)
                     raise FileNotFoundError(e, "vanished", path)
                 continue        # unreadable now (EACCES...): reopened each sweep, errors counted there
             if fstat(fd, &st) != 0:
@@ -299,7 +308,7 @@ cdef class Engine:
                 self.kept_fds += 1
             else:
                 close(fd)
-        return sid, kept
+        return kept
 
     def set_column(self, Py_ssize_t sid, Py_ssize_t col):
         self._check(sid)
@@ -343,7 +352,7 @@ cdef class Engine:
         cdef Slot *s = &self.slots[sid]
         last = None
         if 0 <= s.last_job < s.njobs:
-            last = s.jobs[s.last_job].path.decode(errors="replace")
+            last = os.fsdecode(s.jobs[s.last_job].path)
         return {"read_errors": s.read_errors, "parse_errors": s.parse_errors,
                 "last_errno": s.last_errno, "last_file": last}
 
@@ -510,7 +519,10 @@ cdef class Engine:
             if (row.fresh >> g) & 1:
                 row.group_timestamp_ns[g] = row.timestamp_ns
                 if self.intervals[g]:
-                    s.next_due[g] = now_mono + self.intervals[g]
+                    if self.intervals[g] > INT64_MAX - now_mono:
+                        s.next_due[g] = INT64_MAX       # "never again" without overflowing
+                    else:
+                        s.next_due[g] = now_mono + self.intervals[g]
         # Groups not read this sweep (not due, or sharing a file with a group
         # that is not) keep their previous values.
         carried = prev.valid & ~valid & ~s.uncollectable
