@@ -17,12 +17,13 @@ import uuid
 import numpy as np
 import pytest
 
+import cgsampler
 from cgsampler import Sampler, errors, v1
 
 from conftest import CGROUP, v1_available
 
 FAST_CONTROLLERS = ("cpu", "cpuacct", "memory")
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__)))   # children import the same package
 G = {"cpu": 1, "cfs": 2, "percpu": 4, "memory": 8, "diskio": 16, "processes": 32}
 
 
