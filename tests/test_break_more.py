@@ -471,11 +471,11 @@ def test_close_racing_sample_does_not_segfault(thread_cgroups):
     parent, names, _ = thread_cgroups
     p = _run_child("""
         out = []
-        for rep in range(4):
+        for rep in range(2):
             s = Sampler(names, history=3, fd_budget=(None if rep % 2 == 0 else 200))
             s.sample()
             def sampler():
-                for _ in range(30):
+                for _ in range(10):
                     try:
                         s.sample()
                     except errors.SamplerClosed:
@@ -488,7 +488,7 @@ def test_close_racing_sample_does_not_segfault(thread_cgroups):
         print("FDS", out)
     """, names, env={"MALLOC_MMAP_THRESHOLD_": "65536"})
     assert p.returncode == 0, (p.returncode, p.stderr[-2000:])
-    assert "FDS [0, 0, 0, 0]" in p.stdout
+    assert "FDS [0, 0]" in p.stdout
 
 
 def test_sample_after_close_in_another_thread_is_a_clear_error(thread_cgroups):
