@@ -232,7 +232,3 @@ def group_mask(names) -> int:
         mask |= GROUPS[n]
     return mask
 
-
-def describe() -> str:
-    """The field table, for the docs."""
-    return "\n".join(f"{name:28s} {typ!s:14s}  {doc}" for name, typ, doc in STATS_FIELDS)

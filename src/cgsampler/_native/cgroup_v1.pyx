@@ -7,7 +7,7 @@ from libc.stdlib cimport malloc, free
 from cgsampler._native.formats cimport (
     DiskSink, cgs_disk_entry, PARSE_OK, PARSE_MALFORMED, CGS_NUM_OK, CGS_OP_COUNT, CGS_OP_READ,
     CGS_OP_WRITE, CGS_OP_SYNC, CGS_OP_ASYNC, CGS_OP_DISCARD, CGS_OP_TOTAL,
-    cgs_parse_u64, cgs_line_end, cgs_skip_spaces, cgs_token_end, disk_append, parse_devnum,
+    cgs_parse_u64, cgs_line_end, cgs_skip_spaces, cgs_token_end, disk_append, disk_sink_for, parse_devnum,
 )
 
 
@@ -126,16 +126,8 @@ def parse_usage_percpu(bytes data):
 def parse_blkio(bytes data):
     """[(major, minor, op, value), ...] in file order (op: schema.DISK_OPS index);
     ValueError if malformed."""
-    # One entry per line (blkio) or per key=value (io.stat) at most.
-    cdef uint64_t cap = <uint64_t>(data.count(b"\n") + data.count(b"=") + 1)
-    cdef cgs_disk_entry *entries = <cgs_disk_entry *>malloc(cap * sizeof(cgs_disk_entry))
     cdef DiskSink sink
-    if entries == NULL:
-        raise MemoryError()
-    sink.entries = entries
-    sink.cap = cap
-    sink.count = 0
-    sink.overflow = 0
+    cdef cgs_disk_entry *entries = disk_sink_for(data, &sink)
     try:
         if blkio_rwstat(data, len(data), 0, &sink) != PARSE_OK:
             raise ValueError("malformed blkio file")

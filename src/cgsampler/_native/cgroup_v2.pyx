@@ -1,12 +1,12 @@
 """Parsers of cgroup v2 files whose format is their own. cpu.stat, memory.stat,
 memory.current and friends use formats.pyx with the key tables of schema.py."""
 from libc.stdint cimport uint16_t, uint32_t, uint64_t
-from libc.stdlib cimport malloc, free
+from libc.stdlib cimport free
 from libc.string cimport memcmp, memchr
 from cgsampler._native.formats cimport (
     DiskSink, cgs_disk_entry, PARSE_OK, PARSE_MALFORMED, CGS_NUM_OK, CGS_OP_READ, CGS_OP_WRITE,
     CGS_LIST_SERVICE_BYTES, CGS_LIST_SERVICED,
-    cgs_parse_u64, cgs_skip_spaces, cgs_token_end, cgs_is_space, disk_append, parse_devnum,
+    cgs_parse_u64, cgs_skip_spaces, cgs_token_end, cgs_is_space, disk_append, disk_sink_for, parse_devnum,
 )
 
 
@@ -69,16 +69,8 @@ cdef int io_stat(const char *buf, Py_ssize_t n, DiskSink *sink) noexcept nogil:
 
 def parse_io_stat(bytes data):
     """[(major, minor, list, op, value), ...] in file order; ValueError if malformed."""
-    # One entry per line (blkio) or per key=value (io.stat) at most.
-    cdef uint64_t cap = <uint64_t>(data.count(b"\n") + data.count(b"=") + 1)
-    cdef cgs_disk_entry *entries = <cgs_disk_entry *>malloc(cap * sizeof(cgs_disk_entry))
     cdef DiskSink sink
-    if entries == NULL:
-        raise MemoryError()
-    sink.entries = entries
-    sink.cap = cap
-    sink.count = 0
-    sink.overflow = 0
+    cdef cgs_disk_entry *entries = disk_sink_for(data, &sink)
     try:
         if io_stat(data, len(data), &sink) != PARSE_OK:
             raise ValueError("malformed io.stat")

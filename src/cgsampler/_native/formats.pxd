@@ -70,6 +70,13 @@ cdef int single_value(const char *buf, Py_ssize_t n, uint64_t *out) noexcept nog
 cdef int flat_keyed(const char *buf, Py_ssize_t n, const KeyTable *table, char *row,
                     uint64_t *seen) noexcept nogil
 cdef int count_pids(const char *buf, Py_ssize_t n, uint64_t *count) noexcept nogil
+cdef inline void disk_sink_init(DiskSink *sink, cgs_disk_entry *entries, uint64_t cap) noexcept nogil:
+    sink.entries = entries
+    sink.cap = cap
+    sink.count = 0
+    sink.overflow = 0
+
+cdef cgs_disk_entry *disk_sink_for(bytes data, DiskSink *sink) except NULL
 cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,
                       uint16_t op, uint64_t value) noexcept nogil
 cdef int parse_devnum(const char *p, const char *end, uint32_t *major, uint32_t *minor) noexcept nogil

@@ -1,7 +1,7 @@
 """Generic kernel text formats shared by many files: a single value, flat
 "key value" lines, and newline-separated lists. Pure functions of the bytes."""
 from libc.string cimport memcmp
-from libc.stdlib cimport calloc, free
+from libc.stdlib cimport calloc, malloc, free
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, UINT32_MAX
 
 
@@ -85,6 +85,18 @@ cdef int count_pids(const char *buf, Py_ssize_t n, uint64_t *count) noexcept nog
         p = eol + 1
     count[0] = lines
     return PARSE_OK
+
+
+cdef cgs_disk_entry *disk_sink_for(bytes data, DiskSink *sink) except NULL:
+    """For the Python entry points: a malloc'ed sink big enough for every entry
+    `data` can hold (one per line for blkio, one per key=value for io.stat).
+    The caller frees the returned entries."""
+    cdef uint64_t cap = <uint64_t>(data.count(b"\n") + data.count(b"=") + 1)
+    cdef cgs_disk_entry *entries = <cgs_disk_entry *>malloc(cap * sizeof(cgs_disk_entry))
+    if entries == NULL:
+        raise MemoryError()
+    disk_sink_init(sink, entries, cap)
+    return entries
 
 
 cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,

@@ -157,10 +157,18 @@ cdef inline bint sl_token(const char *p, const char *end) noexcept nogil:
     return True
 
 
-cdef inline bint header_line(const char *p, const char *eol) noexcept nogil:
-    """The first line of tcp/udp tables starts with the column name "sl"."""
-    cdef const char *t = cgs_skip_ws(p, eol)
-    return cgs_token_end(t, eol) - t == 2 and t[0] == b's' and t[1] == b'l'
+cdef inline const char *table_body(const char *buf, const char *end) noexcept nogil:
+    """Past the header of a tcp/udp table (its first line starts with the column
+    name "sl"), or NULL if the file is empty or has no such header."""
+    cdef const char *eol
+    cdef const char *t
+    if buf >= end:
+        return NULL
+    eol = cgs_line_end(buf, end)
+    t = cgs_skip_ws(buf, eol)
+    if not (cgs_token_end(t, eol) - t == 2 and t[0] == b's' and t[1] == b'l'):
+        return NULL
+    return eol + 1
 
 
 # Per line, the first five columns of every socket table: "sl local remote st
@@ -206,12 +214,9 @@ cdef int tcp_states(const char *buf, Py_ssize_t n, TcpStat *out) noexcept nogil:
     cdef uint64_t state, txq, rxq
     memset(out, 0, sizeof(TcpStat))
     memset(counts, 0, sizeof(counts))
-    if p >= end:
+    p = table_body(buf, end)
+    if p == NULL:
         return PARSE_MALFORMED
-    eol = cgs_line_end(p, end)
-    if not header_line(p, eol):
-        return PARSE_MALFORMED
-    p = eol + 1
     while p < end:
         eol = cgs_line_end(p, end)
         p = cgs_skip_ws(p, eol)
@@ -251,12 +256,9 @@ cdef int udp_stats(const char *buf, Py_ssize_t n, UdpStat *out) noexcept nogil:
     cdef int ncol
     memset(out, 0, sizeof(UdpStat))
     memset(&acc, 0, sizeof(UdpStat))
-    if p >= end:
+    p = table_body(buf, end)
+    if p == NULL:
         return PARSE_MALFORMED
-    eol = cgs_line_end(p, end)
-    if not header_line(p, eol):
-        return PARSE_MALFORMED
-    p = eol + 1
     while p < end:
         eol = cgs_line_end(p, end)
         p = cgs_skip_ws(p, eol)

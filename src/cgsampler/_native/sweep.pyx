@@ -25,7 +25,7 @@ cimport numpy as cnp
 import numpy as np
 
 from cgsampler._native.formats cimport (
-    cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
+    cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, disk_sink_init, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
     CGS_MEMORY, CGS_PERCPU, CGS_DISKIO, single_value, flat_keyed, count_pids,
 )
 from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
@@ -310,10 +310,6 @@ cdef class Engine:
                 close(fd)
         return kept
 
-    def set_column(self, Py_ssize_t sid, Py_ssize_t col):
-        self._check(sid)
-        self.slots[sid].col = col
-
     def remove_slot(self, Py_ssize_t sid):
         """Closes the slot's fds and frees it."""
         self._check(sid)
@@ -435,10 +431,7 @@ cdef class Engine:
             if self.intervals[g] == 0 or s.next_due[g] <= now_mono or not (prev.valid >> g) & 1:
                 due |= (<uint64_t>1) << g
         memset(row, 0, sizeof(cgs_row))
-        sink.entries = self.disk_base + (t * self.N + s.col) * self.D
-        sink.cap = self.D
-        sink.count = 0
-        sink.overflow = 0
+        disk_sink_init(&sink, self.disk_base + (t * self.N + s.col) * self.D, self.D)
         for k in range(s.njobs):
             j = &s.jobs[k]
             j.was_read = 0
