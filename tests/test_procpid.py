@@ -214,7 +214,9 @@ def test_any_bytes_pid_stat(data):
     except ValueError:
         return
     # Whatever parsed has the shape of the rule: "PID (" ... the last ")" ... " STATE ".
-    assert data.startswith(b"%d (" % got["pid"])
+    # (the pid's digits may carry leading zeros: "00 (" is pid 0)
+    head, sep, _ = data.partition(b" (")
+    assert sep and head.isdigit() and int(head) == got["pid"]
     assert data.index(b"(") + 1 + len(got["comm"]) == data.rindex(b")")
     assert got["state"].isalpha()
 
