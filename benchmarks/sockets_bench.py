@@ -1,10 +1,10 @@
 """Per-namespace socket-state sampling: netlink sock_diag against /proc/<pid>/net/tcp.
 
-Makes a network namespace of its own (cgs-bench-sock, loopback only: every
-connection is 127.0.0.1 -> 127.0.0.1 inside it), a `sleep` in it whose
-/proc/<pid>/net/* are the /proc path's files, and N TCP sockets in it (held
-by child processes: each a listener and up to 8,000 connections to it, both
-ends kept open), for
+Makes its network namespaces with the test rig (tests/netns_rig.py; every
+connection here is 127.0.0.1 -> 127.0.0.1 inside namespace a), a helper in it
+whose /proc/<pid>/net/* are the /proc path's files, and N TCP sockets in it
+(held by child processes: each a listener and up to 8,000 connections to it,
+both ends kept open), for
 N = 10, 1,000 and 100,000 by default. For each N, per namespace:
 
 * floor: the raw read of /proc/<pid>/net/tcp and tcp6 through kept fds, the
@@ -19,13 +19,15 @@ N = 10, 1,000 and 100,000 by default. For each N, per namespace:
   SOCK_DIAG_BY_FAMILY dump for each of tcp and tcp6 (two walks);
 * all four: /proc tcp, tcp6, udp, udp6 read + parsed, against NetnsSocket's
   sample() (4 dumps);
-* psutil: psutil.net_connections("tcp") run with this thread inside the
-  namespace (psutil reads /proc/net/tcp{,6} of that namespace, parses it in
-  Python, and maps inodes to pids through every /proc/*/fd).
+* psutil: psutil.net_connections("tcp") and net_connections("inet") (tcp,
+  tcp6, udp, udp6: against "all 4 tables") run with this thread inside the
+  namespace (psutil reads /proc/net/* of that namespace, parses it in Python,
+  and maps inodes to pids through every /proc/*/fd).
 
 Also checks, at each N, that both paths count the same sockets per state.
-Needs root (namespaces, setns, RLIMIT_NOFILE) and psutil for its column
-(install it in a venv of your own; it is not a dependency of cgsampler).
+Needs root (namespaces, setns, RLIMIT_NOFILE). psutil is optional, for its
+columns only (`pip install psutil`; not a dependency of cgsampler); without it
+they show "-".
 
     python benchmarks/sockets_bench.py
     python benchmarks/sockets_bench.py --sizes 10 1000 --seconds 0.2
@@ -35,7 +37,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import os
-import socket
 import statistics
 import subprocess
 import sys
@@ -43,41 +44,14 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
+sys.path.insert(0, os.path.join(HERE, "..", "tests"))
 sys.path.insert(0, os.environ.get("PYTHONPATH") or os.path.join(HERE, "..", "src"))
 
 from parse_procfs import MULTI, load_read_loop  # noqa: E402
 
+from netns_rig import NetnsRig, skip_reason  # noqa: E402
+
 from cgsampler._native import procnet, sockdiag  # noqa: E402
-
-NS = "cgs-bench-sock"
-_libc = ctypes.CDLL(None, use_errno=True)
-CLONE_NEWNET = 0x40000000
-
-
-def setns(fd):
-    if _libc.setns(fd, CLONE_NEWNET) != 0:
-        e = ctypes.get_errno()
-        raise OSError(e, os.strerror(e))
-
-
-class Inside:
-    """This thread in the namespace for the block."""
-
-    def __enter__(self):
-        self.own = os.open("/proc/thread-self/ns/net", os.O_RDONLY)
-        target = os.open(f"/run/netns/{NS}", os.O_RDONLY)
-        try:
-            setns(target)
-        finally:
-            os.close(target)
-
-    def __exit__(self, *exc):
-        setns(self.own)
-        os.close(self.own)
-
-
-def ip(*args, check=True):
-    return subprocess.run(["ip", *args], check=check, capture_output=True, text=True)
 
 
 CHILD = r"""
@@ -100,46 +74,37 @@ PER_CHILD = 8000        # connections per holder process: 16,001 fds, under a 20
 
 
 class Holder:
-    """The namespace, its sleeper, and the processes that hold the sockets: each
-    (started with `ip netns exec`, its soft RLIMIT_NOFILE raised to the hard
+    """The rig's namespace a, its helper, and the processes that hold the sockets:
+    each (started in a by the rig, its soft RLIMIT_NOFILE raised to the hard
     limit) opens a listener on 127.0.0.1 and up to PER_CHILD connections to it,
     keeping both ends."""
 
     def __init__(self):
-        if os.path.exists(f"/run/netns/{NS}"):
-            ip("netns", "delete", NS)
-        ip("netns", "add", NS)
-        ip("-n", NS, "link", "set", "lo", "up")
-        self.sleeper = subprocess.Popen(["ip", "netns", "exec", NS, "sleep", "86400"])
-        want = os.stat(f"/run/netns/{NS}").st_ino
-        while os.stat(f"/proc/{self.sleeper.pid}/ns/net").st_ino != want:
-            time.sleep(0.01)
+        self.rig = NetnsRig().__enter__()
+        try:
+            self.pid = self.rig.start_helper(self.rig.a).pid
+        except BaseException:
+            self.rig.close()
+            raise
         self.children = []
         self.sockets = 0
 
-    @property
-    def pid(self):
-        return self.sleeper.pid
+    def inside(self):
+        return self.rig.inside(self.rig.a)
 
     def grow_to(self, n):
         """At least n TCP sockets in the namespace (each child: 2 per connection + its listener)."""
         while self.sockets < n:
             pairs = min(PER_CHILD, max(1, (n - self.sockets - 1) // 2))
-            child = subprocess.Popen(["ip", "netns", "exec", NS, sys.executable, "-c", CHILD, str(pairs),
-                                      str(5000 + len(self.children))],
-                                     stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+            child = self.rig.popen([sys.executable, "-c", CHILD, str(pairs), str(5000 + len(self.children))],
+                                   stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
             self.children.append(child)
             if child.stdout.readline().strip() != "ready":
                 raise RuntimeError("a socket holder failed")
             self.sockets += 2 * pairs + 1
 
     def close(self):
-        for c in self.children:
-            c.kill()
-            c.wait()
-        self.sleeper.kill()
-        self.sleeper.wait()
-        ip("netns", "delete", NS, check=False)
+        self.rig.close()             # kills the holders and the helper, deletes the namespaces
 
 
 def calibrate(run, seconds):
@@ -223,14 +188,15 @@ def measure(lib, holder, nl, n, rounds, seconds, psutil_mod):
             all_proc += median_ns(lambda r, d=data: procnet.time_parse("udp", d, r), rounds, seconds)
         row.update(all_proc=all_proc, all_netlink=median_ns(lambda r: nl.time_dump("all", r), rounds, seconds))
         if psutil_mod is not None:
-            times = []
-            for _ in range(max(1, min(rounds, 3) if n >= 100000 else rounds)):
-                with Inside():
-                    t0 = time.perf_counter_ns()
-                    conns = psutil_mod.net_connections("tcp")
-                    times.append(time.perf_counter_ns() - t0)
-            row["psutil"] = statistics.median(times)
-            row["psutil_n"] = len(conns)
+            for kind in ("tcp", "inet"):
+                times = []
+                for _ in range(max(1, min(rounds, 3) if n >= 100000 else rounds)):
+                    with holder.inside():
+                        t0 = time.perf_counter_ns()
+                        conns = psutil_mod.net_connections(kind)
+                        times.append(time.perf_counter_ns() - t0)
+                row[f"psutil_{kind}"] = statistics.median(times)
+                row[f"psutil_{kind}_n"] = len(conns)
         return row
     finally:
         for f in files.values():
@@ -243,8 +209,8 @@ def main(argv=None):
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=0.3, help="length of one timed loop")
     args = ap.parse_args(argv)
-    if os.geteuid() != 0:
-        sys.exit("needs root (ip netns, setns)")
+    if skip_reason():
+        sys.exit(skip_reason())
     try:
         import psutil
     except ImportError:
@@ -269,16 +235,20 @@ def main(argv=None):
           f"TCP = tcp + tcp6 of the namespace")
     print()
     print("| sockets | tcp+tcp6 bytes | /proc floor (read) | parse | parse / floor | /proc read+parse "
-          "| netlink (one walk) | netlink per family | /proc ÷ netlink | all 4 tables: /proc | all 4: netlink | psutil net_connections('tcp') "
-          "| psutil ÷ netlink | same counts |")
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
+          "| netlink (one walk) | netlink per family | /proc ÷ netlink | all 4 tables: /proc | all 4: netlink "
+          "| psutil ('tcp') | psutil ('tcp') ÷ netlink | psutil ('inet') | psutil ('inet') ÷ all 4 netlink | same counts |")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|:-:|")
+
+    def ps(r, kind, base):
+        t = r.get(f"psutil_{kind}")
+        return ("-", "-") if t is None else (fmt(t), f"{t / r[base]:,.0f}×")
     for r in rows:
-        ps = fmt(r["psutil"]) if "psutil" in r else "-"
-        psr = f"{r['psutil'] / r['netlink']:,.0f}×" if "psutil" in r else "-"
+        pt, ptr = ps(r, "tcp", "netlink")
+        pi, pir = ps(r, "inet", "all_netlink")
         print(f"| {r['sockets']:,} | {r['bytes']:,} | {fmt(r['floor'])} | {fmt(r['parse'])} | "
               f"{100 * r['parse'] / r['floor']:.1f} % | {fmt(r['proc'])} | {fmt(r['netlink'])} | {fmt(r['netlink2'])} | "
-              f"{r['proc'] / r['netlink']:.1f}× | {fmt(r['all_proc'])} | {fmt(r['all_netlink'])} | {ps} | {psr} | "
-              f"{'yes' if r['same'] else 'NO'} |")
+              f"{r['proc'] / r['netlink']:.1f}× | {fmt(r['all_proc'])} | {fmt(r['all_netlink'])} | {pt} | {ptr} | "
+              f"{pi} | {pir} | {'yes' if r['same'] else 'NO'} |")
 
 
 if __name__ == "__main__":
