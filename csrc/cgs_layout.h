@@ -10,7 +10,7 @@ typedef struct {
     int64_t  timestamp_ns;
     uint64_t valid;
     uint64_t fresh;                     /* groups read in this sweep; the others were carried */
-    int64_t  group_timestamp_ns[8];     /* per group bit: when its values were read */
+    int64_t  group_timestamp_ns[16];     /* per group bit: when its values were read */
     uint64_t cpu_usage_total;
     uint64_t cpu_user;
     uint64_t cpu_system;
@@ -32,6 +32,25 @@ typedef struct {
     uint64_t diskio_count;
     uint64_t diskio_overflow;
     uint64_t process_count;
+    uint64_t process_fd_count;
+    uint64_t process_fd_skipped;
+    uint64_t schedstat_run_time;
+    uint64_t schedstat_runqueue_time;
+    uint64_t schedstat_run_periods;
+    uint64_t schedstat_exited;
+    uint64_t load_nr_sleeping;
+    uint64_t load_nr_running;
+    uint64_t load_nr_stopped;
+    uint64_t load_nr_uninterruptible;
+    uint64_t load_nr_io_wait;
+    uint64_t load_average;
+    uint64_t load_d_average;
+    uint64_t network_iface_count;
+    uint64_t network_iface_overflow;
+    uint64_t tcp[11];                   /* TcpStat of net/tcp, kernel state order (01..0B) */
+    uint64_t tcp6[11];
+    uint64_t udp[4];                    /* UdpStat: listen, dropped, rx_queued, tx_queued */
+    uint64_t udp6[4];
 } cgs_row;
 
 typedef struct {
@@ -46,8 +65,10 @@ typedef struct {
 /* Groups: one valid bit each in cgs_row.valid. */
 enum {
     CGS_CPU = 1, CGS_CFS = 2, CGS_PERCPU = 4, CGS_MEMORY = 8,
-    CGS_DISKIO = 16, CGS_PROCESSES = 32,
+    CGS_DISKIO = 16, CGS_PROCESSES = 32, CGS_SCHEDSTAT = 64, CGS_LOAD = 128,
+    CGS_NETWORK = 256, CGS_TCP = 512, CGS_UDP = 1024,
 };
+#define CGS_NGROUPS 16
 
 /* DiskIoStats lists, in the seed's field order. */
 enum {

@@ -20,7 +20,8 @@ from cgsampler.schema import GROUPS
 from conftest import make_cgroups, v1_available, v2_root
 
 pytestmark = pytest.mark.real
-ALL_V1 = 63          # cpu | cfs | percpu | memory | diskio | processes: every group a v1 host has
+ALL_V1 = 255         # cpu | cfs | percpu | memory | diskio | processes | schedstat | load: every group a v1
+                     # cgroup has (network needs a namespace of its own; these processes share the host's)
 
 
 def open_fds():
@@ -98,7 +99,7 @@ def test_container_removed_between_sweeps_retires_and_the_others_keep_correct_va
     park(c, 2)
     fds0 = open_fds()
     s = Sampler(containers=[a.name, b.name, c.name], history=4)
-    per_container = s.kept_fds // 3
+    per_container = s.container_fds // 3
     s.sample()
     b.remove()
     before = int(a.read("cpuacct", "cpuacct.usage"))
@@ -107,7 +108,7 @@ def test_container_removed_between_sweeps_retires_and_the_others_keep_correct_va
 
     assert s.retired == [b.name]
     assert s.names == [a.name, b.name, c.name]                 # b's history is still readable
-    assert s.kept_fds == 2 * per_container                     # b's fds were closed when it vanished
+    assert s.container_fds == 2 * per_container                     # b's fds were closed when it vanished
     last = s.stats[-1]
     assert int(last[1]["valid"]) == 0                          # b: no sample
     assert int(last[0]["valid"]) == ALL_V1 and int(last[2]["valid"]) == ALL_V1
@@ -258,7 +259,7 @@ def test_cgroup_removed_between_finding_its_files_and_opening_them_is_not_added(
     a, b = cgroups.make("a", "b")
     fds0 = open_fds()
     with Sampler(containers=[a.name, b.name], history=1) as s:
-        per_container = s.kept_fds // 2
+        per_container = s.container_fds // 2
         s.sample()
         b.remove()
         s.sample()
@@ -275,7 +276,7 @@ def test_cgroup_removed_between_finding_its_files_and_opening_them_is_not_added(
         monkeypatch.setattr(hierarchy, "read_spec", real_read_spec)
         assert added == [] and dropped == [b.name]
         assert s.names == [a.name]
-        assert s.kept_fds == per_container
+        assert s.container_fds == per_container
         s.sample()
         assert int(column(s, a.name)["valid"]) == ALL_V1
     assert open_fds() == fds0
@@ -285,7 +286,7 @@ def test_kept_fd_count_stays_exact_when_a_cgroup_vanishes_while_its_files_are_op
     a, b = cgroups.make("a", "b")
     fds0 = open_fds()
     with Sampler(containers=[a.name, b.name], history=1) as s:
-        per_container = s.kept_fds // 2
+        per_container = s.container_fds // 2
         s.sample()
         b.remove()
         s.sample()
@@ -301,8 +302,8 @@ def test_kept_fd_count_stays_exact_when_a_cgroup_vanishes_while_its_files_are_op
         s.refresh()
         monkeypatch.setattr(hierarchy, "read_spec", real_read_spec)
         assert s.names == [a.name]
-        assert open_fds() == fds0 + per_container
-        assert s.kept_fds == per_container
+        assert open_fds() == fds0 + s.kept_fds
+        assert s.container_fds == per_container
 
 
 # --- removed and re-created with the same name -----------------------------------------
@@ -312,13 +313,13 @@ def test_recreated_cgroup_is_a_fresh_container_with_fresh_fds(cgroups):
     park(a, 2)
     with Sampler(containers=[a.name], history=8) as s:
         dirs = a.dirs
-        jobs = s.kept_fds
+        jobs = s.container_fds
         s.sample()
         s.sample()
         a.remove()
         s.sample()
         assert s.retired == [a.name]
-        assert s.kept_fds == 0
+        assert s.container_fds == 0
         assert all(fds_into(d) == {} for d in dirs.values())
 
         (a2,) = cgroups.make("a")
@@ -326,7 +327,7 @@ def test_recreated_cgroup_is_a_fresh_container_with_fresh_fds(cgroups):
         added, dropped = s.refresh()
         assert added == [a.name] and dropped == [a.name]
         assert s.names == [a.name] and s.retired == []
-        assert s.kept_fds == jobs
+        assert s.container_fds == jobs
         # every kept fd is on a file of the new cgroup (same path, new inode)
         kept = {}
         for d in a2.dirs.values():
@@ -388,15 +389,15 @@ def test_two_hundred_containers_half_removed_at_once(cgroups):
     names = [cg.name for cg in cgs]
     fds0 = open_fds()
     s = Sampler(containers=names, history=3)
-    per_container = s.kept_fds // 200
-    assert s.kept_fds == 200 * per_container
+    per_container = s.container_fds // 200
+    assert s.container_fds == 200 * per_container
     s.sample()
     gone = set(names[::2])
     for cg in cgs[::2]:
         cg.remove()
     s.sample()
     assert s.retired == sorted(gone)
-    assert s.kept_fds == 100 * per_container
+    assert s.container_fds == 100 * per_container
     last = s.stats[-1]
     assert s.names == sorted(names)
     for i, name in enumerate(s.names):
@@ -486,19 +487,19 @@ def test_past_the_fd_budget_vanished_containers_retire_like_kept_open_ones(cgrou
     a, b, c = cgroups.make("a", "b", "c")
     park(c, 1)
     with Sampler(containers=[a.name], history=2) as probe:
-        per_container = probe.kept_fds          # every file but v1 cgroup.procs, opened per read
+        per_container = probe.container_fds          # every file but v1 cgroup.procs, opened per read
     fds0 = open_fds()
     s = Sampler(containers=[a.name, b.name, c.name], history=2, fd_budget=per_container)
-    assert s.kept_fds == per_container                      # a kept open; b and c reopened each sweep
+    assert s.container_fds == per_container                      # a kept open; b and c reopened each sweep
     assert [s.errors(n)["reopened"] for n in (a.name, b.name, c.name)] == [False, True, True]
     s.sample()
-    assert open_fds() == fds0 + per_container
+    assert open_fds() == fds0 + s.kept_fds
     a.remove()                                              # one kept-open ...
     b.remove()                                              # ... and one reopened container vanish
     s.sample()
     assert s.retired == [a.name, b.name]
-    assert s.kept_fds == 0
-    assert open_fds() == fds0
+    assert s.container_fds == 0
+    assert open_fds() == fds0 + s.kept_fds       # the sampler's own: proc root, taskstats socket
     row = column(s, c.name)
     assert int(row["valid"]) == ALL_V1 and int(row["process_count"]) == 1
     for _ in range(2):
@@ -508,7 +509,7 @@ def test_past_the_fd_budget_vanished_containers_retire_like_kept_open_ones(cgrou
     (a2,) = cgroups.make("a")
     s.refresh()
     assert s.errors(a.name)["reopened"] is False            # the budget a freed is used again
-    assert s.kept_fds == per_container
+    assert s.container_fds == per_container
     s.sample()
     assert int(column(s, a.name)["valid"]) == ALL_V1
     s.close()
@@ -521,12 +522,12 @@ def test_all_containers_reopened_with_a_zero_budget_hold_no_fds_between_sweeps(c
     with Sampler(containers=[a.name, b.name], fd_budget=0, history=2) as s:
         for _ in range(3):
             s.sample()
-            assert open_fds() == fds0
+            assert open_fds() == fds0 + s.kept_fds and s.container_fds == 0
         b.remove()
         s.sample()
         assert s.retired == [b.name]
         assert int(column(s, a.name)["valid"]) == ALL_V1
-        assert open_fds() == fds0
+        assert open_fds() == fds0 + s.kept_fds
     assert open_fds() == fds0
 
 

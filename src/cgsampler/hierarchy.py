@@ -589,7 +589,7 @@ _V1_FILES = (
 _V1_PROCS_ORDER = ("cpu", "cpuacct", "memory", "pids", "cpuset", "blkio", "devices",
                    "hugetlb", "perf_event", "freezer", "systemd")
 _V2_FILES = ("cpu.stat", "memory.current", "memory.peak", "memory.swap.current",
-             "memory.stat", "io.stat", "cgroup.procs")
+             "memory.stat", "io.stat", "cgroup.procs", "cgroup.threads")
 
 
 def files(h: Hierarchy, name: str) -> dict:
@@ -614,5 +614,7 @@ def files(h: Hierarchy, name: str) -> dict:
         d = h.path(controller, name)
         if d is not None and os.path.exists(os.path.join(d, "cgroup.procs")):
             found["cgroup.procs"] = os.path.join(d, "cgroup.procs")
+            if os.path.exists(os.path.join(d, "tasks")):
+                found["tasks"] = os.path.join(d, "tasks")       # its threads
             break
     return found

@@ -11,8 +11,10 @@ import threading
 
 import numpy as np
 
-from cgsampler import errors, hierarchy, schema, v1
-from cgsampler._native.sweep import KINDS, EMULATE_MEMORY_USAGE, Engine
+from cgsampler import errors, filesystems, hierarchy, schema, v1
+from cgsampler._native.sweep import KINDS, EMULATE_MEMORY_USAGE, COUNT_FDS, Engine
+from cgsampler._native.sockdiag import NetnsSocket
+from cgsampler._native.taskstats import Taskstats
 
 _TABLE_IDS = {name: i for i, name in enumerate(schema.KEY_TABLES)}
 _OFFSETS = {name: schema.STATS_DTYPE.fields[name][1] for name in schema.STATS_DTYPE.names}
@@ -20,6 +22,9 @@ _LIST_INDEX = {name: i for i, name in enumerate(schema.DISK_LISTS)}
 G = schema.GROUPS
 FD_RESERVE = 256        # descriptors left for the embedding program
 MAX_CPUS = 8192         # the kernel's largest NR_CPUS: a longer per-CPU file is not believed
+NETWORK_GROUPS = ("network", "tcp", "udp")
+SOCKET_INTERVAL = 5.0   # default seconds between socket-table reads (benchmarks/README.md)
+NETNS_PIDS_TRIED = 64   # processes of a cgroup looked at to find its network namespace
 
 
 def raise_fd_limit() -> int:
@@ -70,7 +75,7 @@ def block_devices(sys_root: str = "/sys") -> dict:
 
 
 class _Container:
-    __slots__ = ("name", "slot", "col", "retired_at", "spec", "reopened")
+    __slots__ = ("name", "slot", "col", "retired_at", "spec", "reopened", "netns", "netns_pid")
 
     def __init__(self, name, slot, col, spec, reopened):
         self.name = name
@@ -79,12 +84,25 @@ class _Container:
         self.retired_at = None      # sweep count when its cgroup vanished
         self.spec = spec            # last SpecValues read
         self.reopened = reopened    # True: over the fd budget, files reopened each sweep
+        self.netns = None           # key of its network namespace (see Sampler._attach_netns)
+        self.netns_pid = None       # the process it was found through
 
 
-def _jobs(h, name):
-    """The engine jobs for one container, and the groups that cannot be collected."""
+class _Netns:
+    __slots__ = ("nid", "refs", "sock_diag")
+
+    def __init__(self, nid, sock_diag):
+        self.nid = nid              # Engine.add_netns id
+        self.refs = 0               # containers in it
+        self.sock_diag = sock_diag  # False: socket states from the /proc tables
+
+
+def _jobs(h, name, disabled=frozenset(), taskstats=False):
+    """The engine jobs for one container, the groups that cannot be collected,
+    and the slot flags. disabled: group names not to collect; taskstats: v1 load
+    by netlink taskstats (else counted from /proc)."""
     paths = hierarchy.files(h, name)
-    jobs, uncollectable, flags = [], 0, 0
+    jobs, uncollectable, flags = [], schema.group_mask(disabled), 0
     if h.version == 1:
         specs = list(schema.V1_FILES)
         use_hierarchy = _read_text(paths.get("memory.use_hierarchy"))
@@ -93,6 +111,12 @@ def _jobs(h, name):
                      schema.StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v1.local")
                      for s in specs]
         specs += list(schema.V1_BLKIO_FILES)
+        cpu_dir = h.path("cpu", name)
+        if taskstats and cpu_dir is not None and os.path.isdir(cpu_dir):
+            paths["."] = cpu_dir
+            specs.append(schema.V1_LOAD_TASKSTATS)
+        else:
+            specs.append(schema.V1_LOAD_THREADS)
     else:
         specs = list(schema.V2_FILES)
         if name == "/" and "memory.current" not in paths and "memory.stat" in paths:
@@ -100,6 +124,9 @@ def _jobs(h, name):
             specs = [s for s in specs if s.name != "memory.current"]
     if not paths:
         raise FileNotFoundError(f"cgroup {name} vanished")
+    specs = [sp for sp in specs if not set(sp.groups) <= disabled]
+    if "processes" not in disabled:
+        flags |= COUNT_FDS
     blkio_stopped = set()      # blkio groups cut short by a missing file
     for spec in specs:
         path = paths.get(spec.name)
@@ -146,11 +173,26 @@ class Sampler:
     """
 
     def __init__(self, containers=None, history=60, cgroup_root=None, proc_root="/proc", *,
-                 sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None, intervals=None):
+                 sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None, intervals=None,
+                 socket_interval=SOCKET_INTERVAL, max_interfaces=16, disable=()):
         if int(history) < 1:
             raise errors.InvalidOption(f"history must be at least 1 sample, got {history!r}")
         if int(max_disk_entries) < 0:
             raise errors.InvalidOption("max_disk_entries must be >= 0")
+        if int(max_interfaces) < 0:
+            raise errors.InvalidOption("max_interfaces must be >= 0")
+        if isinstance(disable, str):
+            disable = [disable]
+        self._disabled = frozenset(disable)
+        unknown = self._disabled - set(G) - {"filesystem"}
+        if unknown:
+            raise errors.InvalidOption(f"unknown group {sorted(unknown)[0]!r} in disable; groups are {', '.join(G)}")
+        intervals = dict(intervals or {})
+        if socket_interval is None:
+            self._disabled |= {"tcp", "udp"}          # the off switch
+        else:
+            for g in ("tcp", "udp"):
+                intervals.setdefault(g, socket_interval)
         self._h = hierarchy.detect(cgroup_root, proc_root)
         self._proc_root = proc_root
         self._sys_root = sys_root
@@ -161,8 +203,22 @@ class Sampler:
         # cgroup v2 has no per-CPU file: no per-CPU array unless asked for.
         self._C = int(max_cpus) if max_cpus else (possible_cpus(sys_root) if self._h.version == 1 else 0)
         self._D = int(max_disk_entries)
+        self._I = int(max_interfaces)
         self._fd_budget = int(fd_budget) if fd_budget is not None else max(raise_fd_limit() - FD_RESERVE, 0)
         self._engine = Engine()
+        self._engine.set_proc_root(proc_root)
+        self._taskstats = None
+        if self._h.version == 1 and "load" not in self._disabled:
+            try:
+                self._taskstats = Taskstats()
+            except OSError:
+                # Only the initial network namespace has the taskstats family:
+                # task states are then counted from /proc.
+                pass
+        self._engine.set_taskstats(self._taskstats)
+        self._netns = {}                 # namespace key -> _Netns
+        self._host_pid = _host_pid(proc_root)
+        self._host_netns = _netns_key(proc_root, self._host_pid) if self._host_pid else None
         # One lock serialises sweeps and every change to slots or ring arrays: the
         # sweep runs without the GIL, so another thread's refresh() or close()
         # could otherwise free what it is reading.
@@ -172,14 +228,24 @@ class Sampler:
             self._engine.set_table(_TABLE_IDS[tname], [
                 (key.encode(), _OFFSETS[col], scale) for key, (col, scale) in table.items()],
                 presence.encode() if presence else None)
-        for gname, columns in schema.GROUP_COLUMNS.items():
-            self._engine.set_group_columns(G[gname].bit_length() - 1, [_OFFSETS[c] for c in columns])
+        for gname in schema.GROUP_COLUMNS:
+            self._engine.set_group_columns(G[gname].bit_length() - 1, schema.group_offsets(gname))
         self._engine.set_intervals(_intervals_ns(intervals))
         self._containers: dict[str, _Container] = {}
         self._free_cols: list[int] = []
         self._t = 0          # next row of the ring
         self._count = 0      # sweeps done
-        self._devices = block_devices(sys_root)
+        self._devices = {**filesystems.device_names(sys_root=sys_root), **block_devices(sys_root)}
+        # The host's filesystems (statfs) with their /proc/diskstats counters,
+        # sampled with every sweep into a ring of their own; shown on "/".
+        self._partitions, self._fs = [], None
+        if "filesystem" not in self._disabled:
+            try:
+                self._partitions = filesystems.partitions(proc_root=proc_root)
+            except (OSError, errors.MalformedFile):
+                self._partitions = []
+            self._fs = filesystems.fs_sampler(self._partitions, self._T,
+                                              os.path.join(proc_root, "diskstats"))
         self._alloc(max(16, len(self._wanted or ())))
         self._closed = False
         self.refresh()
@@ -198,18 +264,20 @@ class Sampler:
         stats = np.zeros((self._T, ncols), dtype=schema.STATS_DTYPE)
         percpu = np.zeros((self._T, ncols, ncpus), dtype=np.uint64)
         disk = np.zeros((self._T, ncols, self._D), dtype=schema.DISK_ENTRY_DTYPE)
+        net = np.zeros((self._T, ncols, self._I), dtype=schema.IFACE_DTYPE)
         old = getattr(self, "_stats", None)
         if old is not None:
             n = old.shape[1]
             stats[:, :n] = old
             percpu[:, :n, :self._C] = self._percpu
             disk[:, :n] = self._disk
+            net[:, :n] = self._net
             self._free_cols.extend(range(ncols - 1, n - 1, -1))
         else:
             self._free_cols = list(range(ncols - 1, -1, -1))
-        self._stats, self._percpu, self._disk = stats, percpu, disk
+        self._stats, self._percpu, self._disk, self._net = stats, percpu, disk, net
         self._C = ncpus
-        self._engine.bind(stats, percpu, disk)
+        self._engine.bind(stats, percpu, disk, net)
 
     def _take_col(self):
         if not self._free_cols:
@@ -242,6 +310,8 @@ class Sampler:
                 c = None
             if c is None and self._add(name):
                 added.append(name)
+            elif c is not None:
+                self._attach_netns(c)     # no namespace found yet, or its process is gone
         for c in list(self._containers.values()):
             if c.retired_at is not None and self._count - c.retired_at >= self._T:
                 self._drop(c)
@@ -250,7 +320,7 @@ class Sampler:
 
     def _add(self, name):
         try:
-            jobs, uncollectable, flags = _jobs(self._h, name)
+            jobs, uncollectable, flags = _jobs(self._h, name, self._disabled, self._taskstats is not None)
             spec = hierarchy.read_spec(self._h, name, self._proc_root, sys_root=self._sys_root)
         except FileNotFoundError:
             return False
@@ -266,8 +336,84 @@ class Sampler:
         except BaseException:
             self._free_cols.append(col)
             raise
-        self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        c = self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        self._attach_netns(c)
         return True
+
+    # --- network namespaces ---------------------------------------------------------
+
+    def _container_pid(self, c):
+        """(pid, namespace key) of a process of the container in a network
+        namespace of its own: pid 1 for "/", else the first listed process
+        whose namespace is not the host's (a cgroup in the host namespace has
+        no network stats, or host traffic would be counted twice); None."""
+        if c.name == "/":
+            return (self._host_pid, self._host_netns) if self._host_netns else None
+        if self._host_netns is None:
+            return None                    # the host's namespace is unknown: nothing to tell apart
+        path = hierarchy.files(self._h, c.name).get("cgroup.procs")
+        try:
+            with open(path, "rb") as f:
+                pids = f.read().split()[:NETNS_PIDS_TRIED]
+        except (OSError, TypeError):
+            return None
+        for pid in pids:
+            key = _netns_key(self._proc_root, int(pid))
+            if key is not None and key != self._host_netns:
+                return int(pid), key
+        return None
+
+    def _attach_netns(self, c):
+        """Points the container at its network namespace's reader, making one if
+        it is the first container there."""
+        if c.retired_at is not None or self._disabled >= set(NETWORK_GROUPS):
+            return
+        if c.netns is not None and os.path.exists(os.path.join(self._proc_root, str(c.netns_pid))):
+            return
+        found = self._container_pid(c)
+        if found is not None and found[1] == c.netns:
+            c.netns_pid = found[0]
+            return
+        self._release_netns(c)
+        if found is None:
+            return
+        pid, key = found
+        ns = self._netns.get(key)
+        if ns is None:
+            base = os.path.join(self._proc_root, str(pid))
+            sock = None
+            if not self._disabled >= {"tcp", "udp"}:
+                try:
+                    sock = NetnsSocket(os.path.join(base, "ns", "net"))
+                except OSError:
+                    sock = None            # no sock_diag here (or no CAP_SYS_ADMIN): the /proc tables
+            try:
+                nid = self._engine.add_netns(
+                    os.path.join(base, "net", "dev"), sock,
+                    [os.path.join(base, "net", t) for t in ("tcp", "tcp6", "udp", "udp6")], self._I)
+            except OSError:
+                return                     # the process left meanwhile: tried again at the next refresh
+            finally:
+                if sock is not None:
+                    sock.close()           # the engine keeps its own dup
+            ns = self._netns[key] = _Netns(nid, sock is not None)
+        ns.refs += 1
+        self._engine.set_slot_netns(c.slot, ns.nid)
+        c.netns, c.netns_pid = key, pid
+
+    def _release_netns(self, c):
+        if c.netns is None:
+            return
+        ns = self._netns[c.netns]
+        try:
+            self._engine.set_slot_netns(c.slot, -1)
+        except KeyError:
+            pass
+        ns.refs -= 1
+        if ns.refs == 0:
+            self._engine.remove_netns(ns.nid)      # unpins the namespace
+            del self._netns[c.netns]
+        c.netns = c.netns_pid = None
 
     def _fit_percpu(self, jobs):
         # The kernel prints one value per possible CPU, a number fixed at boot: size
@@ -279,6 +425,7 @@ class Sampler:
                     self._alloc(self._stats.shape[1], n)
 
     def _drop(self, c):
+        self._release_netns(c)
         self._engine.remove_slot(c.slot)
         self._stats[:, c.col] = 0
         self._free_cols.append(c.col)
@@ -292,6 +439,7 @@ class Sampler:
                 c = by_slot.get(sid)
                 if c is not None and c.retired_at is None:
                     c.retired_at = self._count
+                    self._release_netns(c)
 
     # --- sampling -----------------------------------------------------------------
 
@@ -302,6 +450,8 @@ class Sampler:
                 self._check_open()
             if self._engine.sweep(self._t):
                 self._collect_vanished()
+            if self._fs is not None:
+                self._fs.sample(self._t)
             self._t += 1
             if self._t == self._T:
                 self._t = 0
@@ -353,7 +503,18 @@ class Sampler:
 
     @property
     def kept_fds(self) -> int:
-        """File descriptors held open; containers past the fd budget reopen files each sweep."""
+        """File descriptors held open (stat files, network namespaces, the proc
+        root, the taskstats socket, /proc/diskstats); containers past the fd budget reopen files
+        each sweep."""
+        if self._closed:
+            return 0
+        own = 1 + (self._taskstats is not None) + (self._fs is not None and self._fs.diskstats_errno == 0)
+        return self._engine.kept_fds + own
+
+    @property
+    def container_fds(self) -> int:
+        """The part of kept_fds held for containers (their stat files and network
+        namespaces), without the sampler's own (proc root, taskstats socket)."""
         return self._engine.kept_fds
 
     @property
@@ -433,7 +594,10 @@ class Sampler:
         if request.num_stats >= 0:
             keep = keep[len(keep) - min(request.num_stats, len(keep)):]
         stats = [stats_from_row(sel[i], self._percpu[rows[i], c.col], self._disk[rows[i], c.col],
-                                self._devices) for i in keep]
+                                self._devices, self._net[rows[i], c.col]) for i in keep]
+        if c.name == "/" and self._fs is not None:
+            for i, st in zip(keep, stats):
+                st.filesystem = filesystems.fs_stats(self._fs.fs[rows[i]], self._partitions) or None
         return v1.ContainerInfo(
             name=c.name,
             subcontainers=[v1.ContainerReference(name=s) for s in subs],
@@ -449,7 +613,13 @@ class Sampler:
         with lock:
             if not self._closed:
                 for c in list(self._containers.values()):
+                    self._release_netns(c)
                     self._engine.remove_slot(c.slot)
+                if self._taskstats is not None:
+                    self._taskstats.close()
+                self._engine.set_proc_root(None)
+                if self._fs is not None:
+                    self._fs.close()
                 self._containers.clear()
                 self._closed = True
 
@@ -476,7 +646,7 @@ MAX_INTERVAL_S = 10 * 365 * 86400     # ten years: "practically never", still ex
 def _intervals_ns(intervals):
     """{group: seconds} -> ns per group bit. A group read less often than every
     sweep keeps its last values (and their timestamp) in the sweeps between."""
-    out = [0] * 8
+    out = [0] * 16
     for gname, seconds in (intervals or {}).items():
         if gname not in G:
             raise errors.InvalidOption(f"unknown group {gname!r} in intervals; groups are {', '.join(G)}")
@@ -490,6 +660,29 @@ def _intervals_ns(intervals):
         ns = int(seconds * 1e9)
         out[G[gname].bit_length() - 1] = ns
     return out
+
+
+def _host_pid(proc_root):
+    """The process whose network namespace is the host's: pid 1 (cAdvisor's
+    choice), or this process where pid 1's namespace cannot be looked at (a
+    sandbox's init may refuse it) and proc_root is this process's own /proc."""
+    if _netns_key(proc_root, 1) is not None:
+        return 1
+    try:
+        if os.path.samefile(proc_root, "/proc"):
+            return os.getpid()
+    except OSError:
+        pass
+    return None
+
+
+def _netns_key(proc_root, pid):
+    """(st_dev, st_ino) of a process's network namespace, or None."""
+    try:
+        st = os.stat(os.path.join(proc_root, str(pid), "ns", "net"))
+    except (OSError, ValueError):
+        return None
+    return st.st_dev, st.st_ino
 
 
 def _normalize(name) -> str:
@@ -519,12 +712,17 @@ def spec_to_v1(sv, mem_total=0) -> v1.ContainerSpec:
     )
 
 
-def stats_from_row(row, percpu, disk, devices=None) -> v1.ContainerStats:
-    """One history row (with its per-CPU and disk blocks) -> v1.ContainerStats.
-    Groups not collected in that sample stay zero-valued."""
+_SCALARS = [n for n in schema.STATS_DTYPE.names if not schema.STATS_DTYPE.fields[n][0].shape]
+_IFACE_COUNTERS = schema.IFACE_DTYPE.names[1:]
+I32_MAX = 2**31 - 1
+
+
+def stats_from_row(row, percpu, disk, devices=None, net=None) -> v1.ContainerStats:
+    """One history row (with its per-CPU, disk and interface blocks) ->
+    v1.ContainerStats. Groups not collected in that sample stay zero-valued."""
     valid = int(row["valid"])
     st = v1.ContainerStats(timestamp=v1.Time.from_unix_ns(int(row["timestamp_ns"])))
-    r = {name: int(row[name]) for name in schema.STATS_DTYPE.names if name != "group_timestamp_ns"}
+    r = {name: int(row[name]) for name in _SCALARS}
     if valid & G["cpu"]:
         st.cpu.usage.total = r["cpu_usage_total"]
         st.cpu.usage.user = r["cpu_user"]
@@ -562,4 +760,31 @@ def stats_from_row(row, percpu, disk, devices=None) -> v1.ContainerStats:
             setattr(st.diskio, lst, list(per_dev.values()))
     if valid & G["processes"]:
         st.processes.process_count = r["process_count"]
+        st.processes.fd_count = r["process_fd_count"]
+    if valid & G["schedstat"]:
+        st.cpu.schedstat = v1.CpuSchedstat(run_time=r["schedstat_run_time"],
+                                           runqueue_time=r["schedstat_runqueue_time"],
+                                           run_periods=r["schedstat_run_periods"])
+    if valid & G["load"]:
+        st.task_stats = v1.LoadStats(
+            nr_sleeping=r["load_nr_sleeping"], nr_running=r["load_nr_running"],
+            nr_stopped=r["load_nr_stopped"], nr_uninterruptible=r["load_nr_uninterruptible"],
+            nr_io_wait=r["load_nr_io_wait"])
+        st.cpu.load_average = min(r["load_average"], I32_MAX)
+    if valid & G["network"] and net is not None:
+        ifaces = [v1.InterfaceStats(name=e["name"].decode("utf-8", "surrogateescape"),
+                                    **{k: int(e[k]) for k in _IFACE_COUNTERS})
+                  for e in net[:r["network_iface_count"]]]
+        if ifaces:
+            st.network.interfaces = ifaces
+            first = ifaces[0]        # flattened "for backwards compatibility", as cAdvisor does
+            st.network.name = first.name
+            for k in _IFACE_COUNTERS:
+                setattr(st.network, k, getattr(first, k))
+    if valid & G["tcp"]:
+        st.network.tcp = v1.TcpStat(**dict(zip(schema.TCP_STATES, map(int, row["tcp"]))))
+        st.network.tcp6 = v1.TcpStat(**dict(zip(schema.TCP_STATES, map(int, row["tcp6"]))))
+    if valid & G["udp"]:
+        st.network.udp = v1.UdpStat(**dict(zip(schema.UDP_FIELDS, map(int, row["udp"]))))
+        st.network.udp6 = v1.UdpStat(**dict(zip(schema.UDP_FIELDS, map(int, row["udp6"]))))
     return st

@@ -25,7 +25,7 @@ STATS_FIELDS = [
     ("valid", "<u8", "bit mask of GROUPS collected in this sample; 0 = no sample (container gone or slot unused)"),
     ("fresh", "<u8", "bit mask of GROUPS read in this sweep; a valid group not fresh was carried from the "
                      "previous sample because its interval had not passed (Sampler(intervals=...))"),
-    ("group_timestamp_ns", ("<i8", (8,)), "per group bit (GROUPS value 1 << i at index i): when its values "
+    ("group_timestamp_ns", ("<i8", (16,)), "per group bit (GROUPS value 1 << i at index i): when its values "
                                           "were read (CLOCK_REALTIME ns); 0 if never"),
     ("cpu_usage_total", "<u8", "ns of CPU, cumulative, including descendants (v1 cpuacct.usage, v2 cpu.stat usage_usec)"),
     ("cpu_user", "<u8", "ns in user mode (v1 cpuacct.stat user ticks x 10^9/USER_HZ, v2 user_usec x 1000)"),
@@ -48,6 +48,29 @@ STATS_FIELDS = [
     ("diskio_count", "<u8", "entries of the disk array filled"),
     ("diskio_overflow", "<u8", "disk entries that did not fit (raise Sampler(max_disk_entries=...))"),
     ("process_count", "<u8", "processes in this cgroup itself (lines of cgroup.procs, not descendants)"),
+    ("process_fd_count", "<u8", "open file descriptors of those processes (entries of <proc>/<pid>/fd)"),
+    ("process_fd_skipped", "<u8", "processes whose fd directory could not be counted (exited meanwhile, no "
+                                  "permission): process_fd_count leaves them out"),
+    ("schedstat_run_time", "<u8", "ns on a CPU, summed over the cgroup's processes (<proc>/<pid>/schedstat "
+                                  "field 1), exited processes' last values included"),
+    ("schedstat_runqueue_time", "<u8", "ns waiting on a run queue (schedstat field 2), same sum"),
+    ("schedstat_run_periods", "<u8", "timeslices run (schedstat field 3), same sum"),
+    ("schedstat_exited", "<u8", "processes whose last values are kept in the sums after they left"),
+    ("load_nr_sleeping", "<u8", "tasks (threads) of this cgroup itself in interruptible sleep"),
+    ("load_nr_running", "<u8", "runnable tasks"),
+    ("load_nr_stopped", "<u8", "stopped tasks"),
+    ("load_nr_uninterruptible", "<u8", "tasks in uninterruptible sleep (D)"),
+    ("load_nr_io_wait", "<u8", "tasks waiting on I/O (taskstats only; 0 where counted from /proc)"),
+    ("load_average", "<u8", "nr_running smoothed with decay exp(-dt/10 s), x 1000, truncated (CpuStats.load_average)"),
+    ("load_d_average", "<u8", "nr_uninterruptible smoothed the same way, x 1000"),
+    ("network_iface_count", "<u8", "entries of the interface array filled (the container's network namespace)"),
+    ("network_iface_overflow", "<u8", "interfaces that did not fit (raise Sampler(max_interfaces=...))"),
+    ("tcp", ("<u8", (11,)), "TCP sockets of the namespace (IPv4) per state, kernel order: established, "
+                            "syn_sent, syn_recv, fin_wait1, fin_wait2, time_wait, close, close_wait, "
+                            "last_ack, listen, closing"),
+    ("tcp6", ("<u8", (11,)), "the same for IPv6 sockets (IPv4-mapped ones included)"),
+    ("udp", ("<u8", (4,)), "UDP sockets of the namespace (IPv4): count, drops, rx_queued bytes, tx_queued bytes"),
+    ("udp6", ("<u8", (4,)), "the same for IPv6"),
 ]
 STATS_DTYPE = np.dtype([(name, *typ) if isinstance(typ, tuple) else (name, typ)
                         for name, typ, _ in STATS_FIELDS])
@@ -66,7 +89,8 @@ DISK_LISTS = ("io_service_bytes", "io_serviced", "io_queued", "sectors",
 # Keys of PerDiskStats.stats; "Count" is the kernel's op-less value.
 DISK_OPS = ("Count", "Read", "Write", "Sync", "Async", "Discard", "Total")
 
-GROUPS = {"cpu": 1, "cfs": 2, "percpu": 4, "memory": 8, "diskio": 16, "processes": 32}
+GROUPS = {"cpu": 1, "cfs": 2, "percpu": 4, "memory": 8, "diskio": 16, "processes": 32,
+          "schedstat": 64, "load": 128, "network": 256, "tcp": 512, "udp": 1024}
 # The columns each group fills: all zeroed when the group fails in a sweep.
 GROUP_COLUMNS = {
     "cpu": ("cpu_usage_total", "cpu_user", "cpu_system"),
@@ -76,8 +100,32 @@ GROUP_COLUMNS = {
                "memory_mapped_file", "memory_working_set", "memory_failcnt", "memory_inactive_file",
                "memory_pgfault", "memory_pgmajfault"),
     "diskio": ("diskio_count", "diskio_overflow"),
-    "processes": ("process_count",),
+    "processes": ("process_count", "process_fd_count", "process_fd_skipped"),
+    "schedstat": ("schedstat_run_time", "schedstat_runqueue_time", "schedstat_run_periods", "schedstat_exited"),
+    "load": ("load_nr_sleeping", "load_nr_running", "load_nr_stopped", "load_nr_uninterruptible",
+             "load_nr_io_wait", "load_average", "load_d_average"),
+    "network": ("network_iface_count", "network_iface_overflow"),
+    "tcp": ("tcp", "tcp6"),
+    "udp": ("udp", "udp6"),
 }
+TCP_STATES = ("established", "syn_sent", "syn_recv", "fin_wait1", "fin_wait2", "time_wait",
+              "close", "close_wait", "last_ack", "listen", "closing")
+UDP_FIELDS = ("listen", "dropped", "rx_queued", "tx_queued")
+
+# One network interface of a container's namespace (procnet.pxd's NetDevIface).
+IFACE_DTYPE = np.dtype([("name", "S16"), ("rx_bytes", "<u8"), ("rx_packets", "<u8"), ("rx_errors", "<u8"),
+                        ("rx_dropped", "<u8"), ("tx_bytes", "<u8"), ("tx_packets", "<u8"),
+                        ("tx_errors", "<u8"), ("tx_dropped", "<u8")])
+
+
+def group_offsets(gname) -> list:
+    """Byte offsets of every uint64 a group fills (array columns element by element)."""
+    out = []
+    for c in GROUP_COLUMNS[gname]:
+        sub, off = STATS_DTYPE.fields[c][:2]
+        n = int(np.prod(sub.shape)) if sub.shape else 1
+        out.extend(off + 8 * i for i in range(n))
+    return out
 
 USER_HZ = 100          # cpuacct.stat ticks; the kernel ABI fixes it at 100
 NS_PER_TICK = 10**9 // USER_HZ
@@ -153,7 +201,7 @@ PID_RECORD = 12            # one cgroup.procs line: a pid (at most 7 digits, pid
 class StatFile:
     """One kernel file the sampler holds open per container."""
     name: str                 # file name in the cgroup directory
-    parser: str               # single | keyed | percpu | procs | blkio | iostat
+    parser: str               # single | keyed | percpu | procs | blkio | iostat | schedstat | threads | taskstats
     groups: tuple             # GROUPS names it feeds
     mandatory: bool = True    # absent: its groups cannot be collected (a failure always clears them)
     column: str = ""          # single: the column
@@ -178,7 +226,15 @@ V1_FILES = (
     # within 1 s of the last (CGROUP_PIDLIST_DESTROY_DELAY): a kept fd would show a
     # stale count at high rates, so it is opened for each read.
     StatFile("cgroup.procs", "procs", ("processes",), multi=True, reopen=True, max_record=PID_RECORD),
+    # Each process's <proc>/<pid>/schedstat, summed (a second read of the list:
+    # the two groups have their own cadences).
+    StatFile("cgroup.procs", "schedstat", ("schedstat",), multi=True, reopen=True, max_record=PID_RECORD),
 )
+# Task states on v1: netlink taskstats on the cpu cgroup directory ("." here);
+# where the sampler cannot open a taskstats socket (not in the initial network
+# namespace), counted from the threads' /proc stat files instead.
+V1_LOAD_TASKSTATS = StatFile(".", "taskstats", ("load",))
+V1_LOAD_THREADS = StatFile("tasks", "threads", ("load",), multi=True, reopen=True, max_record=PID_RECORD)
 
 # cAdvisor's blkio file groups (reference section 8.2), in the order they are tried:
 # the first group whose first file has device rows is used.
@@ -223,6 +279,10 @@ V2_FILES = (
     StatFile("memory.stat", "keyed", ("memory",), table="memory.stat.v2"),
     StatFile("io.stat", "iostat", ("diskio",)),
     StatFile("cgroup.procs", "procs", ("processes",), multi=True, max_record=PID_RECORD),
+    StatFile("cgroup.procs", "schedstat", ("schedstat",), multi=True, max_record=PID_RECORD),
+    # The kernel refuses taskstats for v2 directories: task states are counted
+    # from each thread's /proc stat file.
+    StatFile("cgroup.threads", "threads", ("load",), multi=True, max_record=PID_RECORD),
 )
 
 

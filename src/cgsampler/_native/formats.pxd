@@ -7,7 +7,7 @@ cdef extern from "cgs_layout.h":
         int64_t timestamp_ns
         uint64_t valid
         uint64_t fresh
-        int64_t group_timestamp_ns[8]
+        int64_t group_timestamp_ns[16]
         uint64_t cpu_usage_total
         uint64_t cpu_percpu_count
         uint64_t memory_usage
@@ -19,6 +19,25 @@ cdef extern from "cgs_layout.h":
         uint64_t diskio_count
         uint64_t diskio_overflow
         uint64_t process_count
+        uint64_t process_fd_count
+        uint64_t process_fd_skipped
+        uint64_t schedstat_run_time
+        uint64_t schedstat_runqueue_time
+        uint64_t schedstat_run_periods
+        uint64_t schedstat_exited
+        uint64_t load_nr_sleeping
+        uint64_t load_nr_running
+        uint64_t load_nr_stopped
+        uint64_t load_nr_uninterruptible
+        uint64_t load_nr_io_wait
+        uint64_t load_average
+        uint64_t load_d_average
+        uint64_t network_iface_count
+        uint64_t network_iface_overflow
+        uint64_t tcp[11]
+        uint64_t tcp6[11]
+        uint64_t udp[4]
+        uint64_t udp6[4]
     ctypedef struct cgs_disk_entry:
         uint32_t major
         uint32_t minor
@@ -27,7 +46,8 @@ cdef extern from "cgs_layout.h":
         uint32_t pad
         uint64_t value
     enum:
-        CGS_CPU, CGS_CFS, CGS_PERCPU, CGS_MEMORY, CGS_DISKIO, CGS_PROCESSES
+        CGS_CPU, CGS_CFS, CGS_PERCPU, CGS_MEMORY, CGS_DISKIO, CGS_PROCESSES, CGS_SCHEDSTAT, CGS_LOAD,
+        CGS_NETWORK, CGS_TCP, CGS_UDP, CGS_NGROUPS
     enum:
         CGS_LIST_SERVICE_BYTES, CGS_LIST_SERVICED
     enum:

@@ -35,6 +35,12 @@ cdef int sockdiag_tcp46(int fd, char *buf, size_t cap, uint32_t seq,
 cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t seq,
                       UdpStat *out) noexcept nogil
 
+# All four tables (see NetnsSocket.sample); for callers that own the socket fd.
+cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
+                         SockCounts *out) noexcept nogil
+
+cdef enum:
+    SOCKDIAG_BUF = 65536          # the dump buffer sockdiag_sample needs: > the 32 KiB of one datagram
 
 cdef class NetnsSocket:
     """A NETLINK_SOCK_DIAG socket bound for life to one network namespace, and
@@ -44,7 +50,7 @@ cdef class NetnsSocket:
     cdef char *buf
     cdef size_t cap
     cdef uint32_t seq
-    cdef bint no_tcp46            # the kernel refused the one-walk TCP request: per family
+    cdef int no_tcp46             # the kernel refused the one-walk TCP request: per family
     cdef int err                  # the last failing dump's result (0 if none)
     cdef readonly object netns    # what it was opened on (path, or None for the caller's namespace)
 

@@ -70,7 +70,6 @@ cdef enum:
     SK_MEMINFO_DROPS = 8           # index of sk_drops in it (Linux >= 4.x)
     TCP_STATES_MASK = 0xFFE        # 1 << 1 (ESTABLISHED) .. 1 << 11 (CLOSING)
     ALL_STATES_MASK = -1           # every bit (~0 as u32)
-    DUMP_BUF = 65536               # > the 32 KiB a netlink dump puts in one datagram
     NLMSG_HDRLEN = 16
     RTA_HDRLEN = 4
 
@@ -348,6 +347,47 @@ cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t se
 
 # --- opening a socket inside another namespace -----------------------------------------
 
+cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
+                         SockCounts *out) noexcept nogil:
+    """All four tables of the namespace of socket `fd` into *out: TCP of both
+    families in one walk (per family where the kernel refuses that, remembered in
+    *no_tcp46), then UDP and UDP6. Returns the SOCKDIAG_VALID_* bits of the
+    tables read; *err is the last failing dump's result."""
+    cdef int valid = 0, rc
+    if not no_tcp46[0]:
+        seq[0] += 1
+        rc = sockdiag_tcp46(fd, buf, cap, seq[0], &out.tcp, &out.tcp6)
+        if rc == SOCKDIAG_OK:
+            valid |= SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6
+    if not (valid & SOCKDIAG_VALID_TCP):
+        seq[0] += 1
+        rc = sockdiag_tcp(fd, AF_INET, buf, cap, seq[0], &out.tcp)
+        if rc == SOCKDIAG_OK:
+            valid |= SOCKDIAG_VALID_TCP
+            no_tcp46[0] = 1        # per family works where the one-walk request did not
+        else:
+            err[0] = rc
+        seq[0] += 1
+        rc = sockdiag_tcp(fd, AF_INET6, buf, cap, seq[0], &out.tcp6)
+        if rc == SOCKDIAG_OK:
+            valid |= SOCKDIAG_VALID_TCP6
+        else:
+            err[0] = rc
+    seq[0] += 1
+    rc = sockdiag_udp(fd, AF_INET, buf, cap, seq[0], &out.udp)
+    if rc == SOCKDIAG_OK:
+        valid |= SOCKDIAG_VALID_UDP
+    else:
+        err[0] = rc
+    seq[0] += 1
+    rc = sockdiag_udp(fd, AF_INET6, buf, cap, seq[0], &out.udp6)
+    if rc == SOCKDIAG_OK:
+        valid |= SOCKDIAG_VALID_UDP6
+    else:
+        err[0] = rc
+    return valid
+
+
 cdef int diag_socket() noexcept nogil:
     cdef int fd = socket(AF_NETLINK, SOCK_DGRAM | SOCK_CLOEXEC, NETLINK_SOCK_DIAG_PROTO)
     return fd if fd >= 0 else -errno
@@ -385,7 +425,7 @@ cdef class NetnsSocket:
     def __cinit__(self):
         self.fd = -1
         self.buf = NULL
-        self.cap = DUMP_BUF
+        self.cap = SOCKDIAG_BUF
         self.seq = 0
         self.err = 0
         self.no_tcp46 = False
@@ -474,43 +514,11 @@ cdef class NetnsSocket:
         return f"NetnsSocket({self.netns!r}{', closed' if self.fd < 0 else ''})"
 
     cdef int sample(self, SockCounts *out) noexcept nogil:
-        cdef int valid = 0, rc
         if self.fd < 0:
             memset(out, 0, sizeof(SockCounts))
             self.err = SOCKDIAG_CLOSED
             return 0
-        if not self.no_tcp46:
-            self.seq += 1
-            rc = sockdiag_tcp46(self.fd, self.buf, self.cap, self.seq, &out.tcp, &out.tcp6)
-            if rc == SOCKDIAG_OK:
-                valid |= SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6
-        if not (valid & SOCKDIAG_VALID_TCP):
-            self.seq += 1
-            rc = sockdiag_tcp(self.fd, AF_INET, self.buf, self.cap, self.seq, &out.tcp)
-            if rc == SOCKDIAG_OK:
-                valid |= SOCKDIAG_VALID_TCP
-                self.no_tcp46 = True        # per family works where the one-walk request did not
-            else:
-                self.err = rc
-            self.seq += 1
-            rc = sockdiag_tcp(self.fd, AF_INET6, self.buf, self.cap, self.seq, &out.tcp6)
-            if rc == SOCKDIAG_OK:
-                valid |= SOCKDIAG_VALID_TCP6
-            else:
-                self.err = rc
-        self.seq += 1
-        rc = sockdiag_udp(self.fd, AF_INET, self.buf, self.cap, self.seq, &out.udp)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_UDP
-        else:
-            self.err = rc
-        self.seq += 1
-        rc = sockdiag_udp(self.fd, AF_INET6, self.buf, self.cap, self.seq, &out.udp6)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_UDP6
-        else:
-            self.err = rc
-        return valid
+        return sockdiag_sample(self.fd, self.buf, self.cap, &self.seq, &self.no_tcp46, &self.err, out)
 
     # --- Python entry points, for tests and tools (the sweep calls sample()) -----------
 

@@ -26,10 +26,21 @@ import numpy as np
 
 from cgsampler._native.formats cimport (
     cgs_row, cgs_disk_entry, KeyTable, KeyEntry, DiskSink, disk_sink_init, PARSE_OK, PARSE_MALFORMED, CGS_U64_MAX,
-    CGS_MEMORY, CGS_PERCPU, CGS_DISKIO, single_value, flat_keyed, count_pids,
+    CGS_MEMORY, CGS_PERCPU, CGS_DISKIO, CGS_NETWORK, CGS_TCP, CGS_UDP, CGS_NGROUPS,
+    single_value, flat_keyed, count_pids,
 )
 from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
 from cgsampler._native.cgroup_v2 cimport io_stat
+from cgsampler._native.procnet cimport NetDevIface
+from cgsampler._native.procpid cimport Schedstat
+from cgsampler._native.processes cimport (PidList, SchedCache, pid_list, count_fds, schedstat_sum,
+                                          sched_cache_free)
+from cgsampler._native.network cimport (NetnsState, netns_new, netns_free, netns_read_dev,
+                                        netns_read_sockets)
+from cgsampler._native.sockdiag cimport (SOCKDIAG_VALID_TCP, SOCKDIAG_VALID_TCP6, SOCKDIAG_VALID_UDP,
+                                         SOCKDIAG_VALID_UDP6)
+from cgsampler._native.taskstats cimport (Taskstats, CgroupStats, count_task_states, load_decay)
+from cgsampler._native.sockdiag import NetnsSocket
 
 cnp.import_array()
 
@@ -41,9 +52,13 @@ cdef enum:
     K_PROCS = 3       # cgroup.procs -> process_count (line count)
     K_BLKIO = 4       # one blkio file of group `bgroup`, list `blist`
     K_IOSTAT = 5      # v2 io.stat -> disk entries
+    K_SCHEDSTAT = 6   # cgroup.procs -> <proc>/<pid>/schedstat of each process, summed
+    K_TASKSTATS = 7   # the cgroup directory -> task states by netlink taskstats (v1)
+    K_THREADS = 8     # cgroup.threads (v1: tasks) -> task states from <proc>/<tid>/stat
 
 KINDS = {"single": K_SINGLE, "keyed": K_KEYED, "percpu": K_PERCPU, "procs": K_PROCS,
-         "blkio": K_BLKIO, "iostat": K_IOSTAT}
+         "blkio": K_BLKIO, "iostat": K_IOSTAT, "schedstat": K_SCHEDSTAT, "taskstats": K_TASKSTATS,
+         "threads": K_THREADS}
 
 cdef enum:
     SLOT_FREE = 0
@@ -52,14 +67,17 @@ cdef enum:
 
 # Slot flags.
 EMULATE_MEMORY_USAGE = 1     # v2 root: no memory.current; usage = anon + file
+COUNT_FDS = 2                # processes group: also count each process's open fds
 cdef enum:
     F_EMULATE_USAGE = 1
+    F_COUNT_FDS = 2
 
 cdef enum:
     MAX_TABLES = 32
-    NGROUPS = 8
-    MAX_GROUP_COLUMNS = 16
+    NGROUPS = CGS_NGROUPS
+    MAX_GROUP_COLUMNS = 32
     INITIAL_BUFFER = 65536
+    STAT_SCRATCH = 1024      # one /proc/<tid>/stat
 
 cdef struct Job:
     int fd               # kept-open fd, or -1: open/read/close each sweep (fd budget, or `reopen`)
@@ -91,6 +109,12 @@ cdef struct Slot:
     Job *jobs
     uint64_t uncollectable    # groups with a needed file absent when the slot was made
     int64_t next_due[NGROUPS] # CLOCK_MONOTONIC ns when each group is next read (intervals)
+    int64_t intervals[NGROUPS] # this slot's own interval per group (the root's memory.stat); 0 = the engine's
+    int netns                 # index into Engine.netns of the container's network namespace, or -1
+    SchedCache sched          # last schedstat of each process, and of the departed ones
+    double load_avg           # smoothed nr_running and nr_uninterruptible (spec 7.2)
+    double load_d_avg
+    int64_t load_mono         # CLOCK_MONOTONIC ns of the last load read; 0 = none yet
     uint64_t read_errors
     uint64_t parse_errors
     int last_errno
@@ -121,6 +145,15 @@ cdef class Engine:
     cdef Py_ssize_t page
     cdef bint swept
     cdef list _vanished
+    cdef int proc_dirfd             # the proc root, for per-process files
+    cdef PidList pids               # scratch: the pids of one cgroup.procs
+    cdef char *scratch              # scratch: one /proc/<tid>/stat
+    cdef Taskstats taskstats        # v1 task states; None: count them from /proc
+    cdef NetnsState **netns
+    cdef Py_ssize_t nnetns
+    cdef uint64_t sweep_no
+    cdef NetDevIface *iface_base
+    cdef Py_ssize_t NI
 
     def __cinit__(self):
         cdef int i
@@ -140,6 +173,14 @@ cdef class Engine:
         self.kept_fds = 0
         self.stats_base = NULL
         self.page = sysconf(_SC_PAGESIZE)
+        self.proc_dirfd = -1
+        memset(&self.pids, 0, sizeof(PidList))
+        self.scratch = <char *>malloc(STAT_SCRATCH)
+        if self.scratch == NULL:
+            raise MemoryError()
+        self.netns = NULL
+        self.nnetns = 0
+        self.sweep_no = 0
 
     def __dealloc__(self):
         cdef Py_ssize_t i
@@ -149,6 +190,13 @@ cdef class Engine:
         for i in range(MAX_TABLES):
             free(self.tables[i].entries)
         free(self.buf)
+        free(self.scratch)
+        free(self.pids.pids)
+        for i in range(self.nnetns):
+            netns_free(self.netns[i])
+        free(self.netns)
+        if self.proc_dirfd >= 0:
+            close(self.proc_dirfd)
 
     # --- configuration (Python side, off the hot path) -------------------------
 
@@ -189,6 +237,113 @@ cdef class Engine:
             if self.intervals[g] < 0:
                 raise ValueError("intervals must be >= 0")
 
+    def set_proc_root(self, path):
+        """Where per-process files are read (<proc>/<pid>/fd, schedstat, stat);
+        None closes the one held."""
+        cdef int fd = -1
+        if path is not None:
+            fd = c_open(os.fsencode(path), O_RDONLY | O_CLOEXEC | O_DIRECTORY | O_PATH)
+            if fd < 0:
+                raise OSError(errno, "cannot open the proc root", path)
+        if self.proc_dirfd >= 0:
+            close(self.proc_dirfd)
+        self.proc_dirfd = fd        # not in kept_fds: that counts what containers hold
+
+    def set_taskstats(self, Taskstats taskstats):
+        """The netlink socket for K_TASKSTATS jobs (None: those jobs fail)."""
+        self.taskstats = taskstats
+
+    def add_netns(self, dev_path, sock=None, table_paths=(), Py_ssize_t max_interfaces=16):
+        """A network namespace: dev_path is <proc>/<pid>/net/dev of a process in
+        it; sock a NetnsSocket opened in it (the engine keeps a dup of its fd, so
+        the caller may close it), or None to read the /proc tables at
+        table_paths (tcp, tcp6, udp, udp6). Every fd pins the namespace until
+        remove_netns(). Returns its id. FileNotFoundError if the process is gone."""
+        cdef int dev_fd, diag_fd = -1, i
+        cdef int tfds[4]
+        cdef NetnsState *ns
+        cdef NetnsState **grown
+        dev_fd = c_open(os.fsencode(dev_path), O_RDONLY | O_CLOEXEC)
+        if dev_fd < 0:
+            e = errno
+            raise FileNotFoundError(e, "vanished", dev_path) if vanished_errno(e) else OSError(e, "cannot open", dev_path)
+        for i in range(4):
+            tfds[i] = -1
+        try:
+            if sock is not None:
+                diag_fd = os.dup(sock.fileno())
+                os.set_inheritable(diag_fd, False)
+            else:
+                for i, path in enumerate(table_paths[:4]):
+                    tfds[i] = c_open(os.fsencode(path), O_RDONLY | O_CLOEXEC)
+        except BaseException:
+            close(dev_fd)
+            if diag_fd >= 0:
+                close(diag_fd)
+            raise
+        ns = netns_new(dev_fd, diag_fd, tfds, max_interfaces)
+        if ns == NULL:
+            close(dev_fd)
+            if diag_fd >= 0:
+                close(diag_fd)
+            for i in range(4):
+                if tfds[i] >= 0:
+                    close(tfds[i])
+            raise MemoryError()
+        self.kept_fds += self._netns_fds(ns)
+        for i in range(self.nnetns):
+            if self.netns[i] == NULL:
+                self.netns[i] = ns
+                return i
+        grown = <NetnsState **>realloc(self.netns, (self.nnetns + 1) * sizeof(NetnsState *))
+        if grown == NULL:
+            self.kept_fds -= self._netns_fds(ns)
+            netns_free(ns)
+            raise MemoryError()
+        self.netns = grown
+        self.netns[self.nnetns] = ns
+        self.nnetns += 1
+        return self.nnetns - 1
+
+    def remove_netns(self, Py_ssize_t nid):
+        """Closes a namespace's fds. No slot may still point at it."""
+        if not 0 <= nid < self.nnetns or self.netns[nid] == NULL:
+            raise KeyError(f"no network namespace {nid}")
+        self.kept_fds -= self._netns_fds(self.netns[nid])
+        netns_free(self.netns[nid])
+        self.netns[nid] = NULL
+
+    cdef int _netns_fds(self, NetnsState *ns):
+        cdef int n = (ns.dev_fd >= 0) + (ns.diag_fd >= 0), i
+        for i in range(4):
+            n += ns.table_fds[i] >= 0
+        return n
+
+    def netns_errors(self, Py_ssize_t nid):
+        """Last results of a namespace's reads: {"dev": 0 or error, "sockets": ...}."""
+        if not 0 <= nid < self.nnetns or self.netns[nid] == NULL:
+            raise KeyError(f"no network namespace {nid}")
+        return {"dev": self.netns[nid].dev_err, "sockets": self.netns[nid].sock_err,
+                "sock_diag": self.netns[nid].diag_fd >= 0}
+
+    def set_slot_netns(self, Py_ssize_t sid, Py_ssize_t nid):
+        """Points a container at its network namespace (-1: none; then its
+        network, tcp and udp groups are not collected)."""
+        self._check(sid)
+        if nid >= 0 and (nid >= self.nnetns or self.netns[nid] == NULL):
+            raise KeyError(f"no network namespace {nid}")
+        self.slots[sid].netns = nid
+
+    def set_slot_intervals(self, Py_ssize_t sid, intervals_ns):
+        """One container's own minimum ns between reads per group bit (0 = the
+        engine's interval for that group)."""
+        self._check(sid)
+        for g in range(NGROUPS):
+            v = intervals_ns[g] if g < len(intervals_ns) else 0
+            if v < 0:
+                raise ValueError("intervals must be >= 0")
+            self.slots[sid].intervals[g] = v
+
     def set_group_columns(self, int group_bit, offsets):
         """Row columns (byte offsets) that belong to group `1 << group_bit`: they
         are zeroed when the group fails in a sweep, never left half-filled."""
@@ -198,10 +353,11 @@ cdef class Engine:
             self.group_cols[group_bit][i] = off
         self.group_ncols[group_bit] = len(offsets)
 
-    def bind(self, cnp.ndarray stats, cnp.ndarray percpu, cnp.ndarray disk):
+    def bind(self, cnp.ndarray stats, cnp.ndarray percpu, cnp.ndarray disk, cnp.ndarray net):
         """Points the engine at the history arrays: stats [T, N] of STATS_DTYPE,
-        percpu [T, N, C] uint64, disk [T, N, D] of DISK_ENTRY_DTYPE, C-contiguous."""
-        for a in (stats, percpu, disk):
+        percpu [T, N, C] uint64, disk [T, N, D] of DISK_ENTRY_DTYPE, net [T, N, I]
+        of IFACE_DTYPE, C-contiguous."""
+        for a in (stats, percpu, disk, net):
             if not a.flags.c_contiguous:
                 raise ValueError("history arrays must be C-contiguous")
         if stats.dtype.itemsize != sizeof(cgs_row):
@@ -211,9 +367,14 @@ cdef class Engine:
         if percpu.dtype != np.uint64:
             raise ValueError("percpu must be uint64")
         T, N = stats.shape[0], stats.shape[1]
-        if percpu.shape[0] != T or percpu.shape[1] != N or disk.shape[0] != T or disk.shape[1] != N:
+        if net.dtype.itemsize != sizeof(NetDevIface):
+            raise ValueError("net dtype does not match the native interface layout")
+        if percpu.shape[0] != T or percpu.shape[1] != N or disk.shape[0] != T or disk.shape[1] != N \
+                or net.shape[0] != T or net.shape[1] != N:
             raise ValueError("history arrays disagree on shape")
-        self._arrays = (stats, percpu, disk)
+        self._arrays = (stats, percpu, disk, net)
+        self.iface_base = <NetDevIface *>cnp.PyArray_DATA(net)
+        self.NI = net.shape[2]
         self.stats_base = <char *>cnp.PyArray_DATA(stats)
         self.percpu_base = <uint64_t *>cnp.PyArray_DATA(percpu)
         self.disk_base = <cgs_disk_entry *>cnp.PyArray_DATA(disk)
@@ -248,6 +409,7 @@ cdef class Engine:
         s.flags = flags
         s.uncollectable = uncollectable
         s.last_job = -1
+        s.netns = -1
         s.state = SLOT_ACTIVE
         cdef Job *j
         cdef int fd, kept = 0
@@ -324,6 +486,7 @@ cdef class Engine:
         for i in range(s.njobs):
             free(s.jobs[i].path)
         free(s.jobs)
+        sched_cache_free(&s.sched)
         memset(s, 0, sizeof(Slot))
 
     cdef void _close_fds(self, Slot *s) noexcept nogil:
@@ -360,30 +523,41 @@ cdef class Engine:
 
     # --- the hot path ----------------------------------------------------------
 
+    cdef int _open_job(self, Job *j, int *opened, int *err) noexcept nogil:
+        """The job's fd: the kept one, or one opened now (*opened = 1: the caller
+        closes it). -1 and *err on failure."""
+        cdef int fd = j.fd
+        cdef struct_stat st
+        opened[0] = 0
+        if fd >= 0:
+            return fd
+        if j.dirfd >= 0:
+            fd = openat(j.dirfd, j.name, O_RDONLY | O_CLOEXEC)
+            if fd < 0:
+                err[0] = errno
+                return -1
+        else:
+            fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
+            if fd < 0:
+                err[0] = errno
+                return -1
+            if j.ino != 0 and (fstat(fd, &st) != 0 or <uint64_t>st.st_ino != j.ino):
+                close(fd)
+                err[0] = ENODEV         # the same path, a new cgroup: ours is gone
+                return -1
+        opened[0] = 1
+        return fd
+
     cdef Py_ssize_t _read(self, Job *j, int *err) noexcept nogil:
         """Reads the whole file into self.buf; -1 and *err on failure."""
-        cdef int fd = j.fd
         cdef int opened = 0
         cdef Py_ssize_t total = 0, n
         cdef char *grown
-        cdef struct_stat st
+        cdef int fd
         j.was_read = 1
+        fd = self._open_job(j, &opened, err)
         if fd < 0:
-            if j.dirfd >= 0:
-                fd = openat(j.dirfd, j.name, O_RDONLY | O_CLOEXEC)
-                if fd < 0:
-                    err[0] = errno
-                    return -1
-            else:
-                fd = c_open(j.path, O_RDONLY | O_CLOEXEC)
-                if fd < 0:
-                    err[0] = errno
-                    return -1
-                if j.ino != 0 and (fstat(fd, &st) != 0 or <uint64_t>st.st_ino != j.ino):
-                    close(fd)
-                    err[0] = ENODEV         # the same path, a new cgroup: ours is gone
-                    return -1
-            opened = 1
+            return -1
         while True:
             n = pread(fd, self.buf + total, self.cap - total, total)
             if n < 0:
@@ -412,13 +586,120 @@ cdef class Engine:
             close(fd)
         return total
 
+    cdef inline int64_t _interval(self, Slot *s, int g) noexcept nogil:
+        return s.intervals[g] if s.intervals[g] else self.intervals[g]
+
+    cdef int _load(self, Job *j, Slot *s, cgs_row *row, int64_t now_mono, int *err) noexcept nogil:
+        """Task states of the cgroup into the load columns, and the smoothed
+        averages (spec 7.2, with the decay of the time since the last read).
+        0, -1 (read error, *err set) or PARSE_MALFORMED."""
+        cdef CgroupStats cs
+        cdef uint64_t vanished = 0
+        cdef int opened = 0, fd, rc
+        cdef Py_ssize_t n
+        cdef double d
+        if j.kind == K_TASKSTATS:
+            if self.taskstats is None:
+                err[0] = ENOENT
+                return -1
+            fd = self._open_job(j, &opened, err)
+            if fd < 0:
+                return -1
+            j.was_read = 1
+            rc = self.taskstats.cgroupstats(fd, &cs)
+            if opened:
+                close(fd)
+        else:
+            n = self._read(j, err)
+            if n < 0:
+                return -1
+            rc = count_task_states(self.buf, n, self.proc_dirfd, self.scratch, STAT_SCRATCH, &cs, &vanished)
+        if rc != 0:
+            if -4096 < rc < 0:
+                err[0] = -rc
+                return -1
+            return PARSE_MALFORMED
+        row.load_nr_sleeping = cs.nr_sleeping
+        row.load_nr_running = cs.nr_running
+        row.load_nr_stopped = cs.nr_stopped
+        row.load_nr_uninterruptible = cs.nr_uninterruptible
+        row.load_nr_io_wait = cs.nr_io_wait
+        if s.load_mono == 0:
+            s.load_avg = <double>cs.nr_running
+            s.load_d_avg = <double>cs.nr_uninterruptible
+        else:
+            d = load_decay((now_mono - s.load_mono) / 1e9)
+            s.load_avg = s.load_avg * d + cs.nr_running * (1.0 - d)
+            s.load_d_avg = s.load_d_avg * d + cs.nr_uninterruptible * (1.0 - d)
+        s.load_mono = now_mono
+        row.load_average = <uint64_t>(s.load_avg * 1000.0)
+        row.load_d_average = <uint64_t>(s.load_d_avg * 1000.0)
+        return PARSE_OK
+
+    cdef int _per_process(self, Job *j, Slot *s, cgs_row *row, Py_ssize_t n) noexcept nogil:
+        """After a cgroup.procs read: the fd count (K_PROCS of a COUNT_FDS slot)
+        or the schedstat sums (K_SCHEDSTAT) of its processes. 0, a negative
+        errno, or PARSE_MALFORMED."""
+        cdef Schedstat ss
+        cdef int rc = pid_list(self.buf, n, &self.pids)
+        if rc != PARSE_OK:
+            return -ENOMEM if rc == -2 else rc
+        if j.kind == K_PROCS:
+            return count_fds(self.proc_dirfd, &self.pids, &row.process_fd_count, &row.process_fd_skipped)
+        rc = schedstat_sum(self.proc_dirfd, &self.pids, &s.sched, &ss)
+        if rc == PARSE_OK:
+            row.schedstat_run_time = ss.run_time
+            row.schedstat_runqueue_time = ss.runqueue_time
+            row.schedstat_run_periods = ss.run_periods
+            row.schedstat_exited = s.sched.nexited
+        return rc
+
+    cdef uint64_t _network(self, Slot *s, cgs_row *row, Py_ssize_t t, uint64_t due, uint64_t *failed) noexcept nogil:
+        """The container's namespace's interfaces and socket counts (read once
+        per sweep for all containers in it). Returns the groups it read."""
+        cdef NetnsState *ns = self.netns[s.netns]
+        cdef uint64_t valid = 0, k, fit
+        cdef NetDevIface *dst
+        cdef int bits
+        if due & CGS_NETWORK:
+            valid |= CGS_NETWORK
+            if netns_read_dev(ns, self.sweep_no, &self.buf, &self.cap) != 0:
+                failed[0] |= CGS_NETWORK
+                s.read_errors += 1
+            else:
+                fit = ns.iface_count if ns.iface_count < <uint64_t>self.NI else <uint64_t>self.NI
+                dst = self.iface_base + (t * self.N + s.col) * self.NI
+                if fit:
+                    memcpy(dst, ns.ifaces, fit * sizeof(NetDevIface))
+                row.network_iface_count = fit
+                row.network_iface_overflow = ns.iface_overflow + (ns.iface_count - fit)
+        if due & (CGS_TCP | CGS_UDP):
+            bits = netns_read_sockets(ns, self.sweep_no, &self.buf, &self.cap)
+            if due & CGS_TCP:
+                valid |= CGS_TCP
+                if (bits & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6)) == (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6):
+                    memcpy(row.tcp, &ns.socks.tcp, sizeof(row.tcp))
+                    memcpy(row.tcp6, &ns.socks.tcp6, sizeof(row.tcp6))
+                else:
+                    failed[0] |= CGS_TCP
+                    s.read_errors += 1
+            if due & CGS_UDP:
+                valid |= CGS_UDP
+                if (bits & (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6)) == (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6):
+                    memcpy(row.udp, &ns.socks.udp, sizeof(row.udp))      # the first four UdpStat fields
+                    memcpy(row.udp6, &ns.socks.udp6, sizeof(row.udp6))
+                else:
+                    failed[0] |= CGS_UDP
+                    s.read_errors += 1
+        return valid
+
     cdef int _sweep_slot(self, Slot *s, Py_ssize_t t, int64_t now_mono) noexcept nogil:
         """Samples one container into row t. Returns 1 if it vanished."""
         cdef Py_ssize_t prev_t = t - 1 if t > 0 else self.T - 1
         cdef cgs_row *row = <cgs_row *>(self.stats_base + (t * self.N + s.col) * self.itemsize)
         cdef uint64_t *percpu = self.percpu_base + (t * self.N + s.col) * self.C
         cdef DiskSink sink
-        cdef uint64_t valid = 0, failed = 0, ignored, seen, mark, due = 0, carried
+        cdef uint64_t valid = 0, failed = 0, ignored, seen, mark, due = 0, carried, off
         cdef Py_ssize_t n
         cdef int k, g, c, err = 0, rc, chosen = 0, inactive_seen = 0
         cdef Job *j
@@ -427,8 +708,12 @@ cdef class Engine:
         # The previous sample of this container, kept aside before the row is
         # cleared (with a ring of one row they are the same memory).
         memcpy(&prev, self.stats_base + (prev_t * self.N + s.col) * self.itemsize, sizeof(cgs_row))
+        # Network groups need the namespace of a process of the container.
+        off = s.uncollectable
+        if s.netns < 0:
+            off |= CGS_NETWORK | CGS_TCP | CGS_UDP
         for g in range(NGROUPS):
-            if self.intervals[g] == 0 or s.next_due[g] <= now_mono or not (prev.valid >> g) & 1:
+            if self._interval(s, g) == 0 or s.next_due[g] <= now_mono or not (prev.valid >> g) & 1:
                 due |= (<uint64_t>1) << g
         memset(row, 0, sizeof(cgs_row))
         disk_sink_init(&sink, self.disk_base + (t * self.N + s.col) * self.D, self.D)
@@ -438,6 +723,24 @@ cdef class Engine:
             if j.groups & ~due:
                 continue                  # its interval has not passed: carried below
             valid |= j.groups
+            if j.kind == K_TASKSTATS or j.kind == K_THREADS:
+                rc = self._load(j, s, row, now_mono, &err)
+                if rc == -1:
+                    if vanished_errno(err) and j.kind == K_THREADS:
+                        s.state = SLOT_VANISHED
+                        self._close_fds(s)
+                        memset(row, 0, sizeof(cgs_row))
+                        return 1
+                    s.read_errors += 1
+                    s.last_errno = err
+                    s.last_job = k
+                    failed |= j.groups
+                elif rc != PARSE_OK:
+                    s.parse_errors += 1
+                    s.last_errno = 0
+                    s.last_job = k
+                    failed |= j.groups
+                continue
             if j.kind == K_BLKIO:
                 # cAdvisor's blkio file groups: the first group whose probe file has
                 # device rows wins; later files of that group stop at the first empty one.
@@ -464,6 +767,16 @@ cdef class Engine:
                     inactive_seen = 1
             elif j.kind == K_PROCS:
                 rc = count_pids(self.buf, n, &row.process_count)
+                if rc == PARSE_OK and s.flags & F_COUNT_FDS:
+                    rc = self._per_process(j, s, row, n)
+            elif j.kind == K_SCHEDSTAT:
+                rc = self._per_process(j, s, row, n)
+                if rc < 0 and rc != PARSE_MALFORMED:
+                    s.read_errors += 1
+                    s.last_errno = -rc
+                    s.last_job = k
+                    failed |= j.groups
+                    continue
             elif j.kind == K_PERCPU:
                 rc = cpuacct_usage_percpu(self.buf, n, percpu, self.C, &row.cpu_percpu_count, &ignored)
                 if ignored:
@@ -493,6 +806,8 @@ cdef class Engine:
         row.timestamp_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
         row.diskio_count = sink.count
         row.diskio_overflow = sink.overflow
+        if s.netns >= 0:
+            valid |= self._network(s, row, t, due & ~off, &failed)
         if valid & CGS_MEMORY:
             if s.flags & F_EMULATE_USAGE:
                 row.memory_usage = row.memory_rss + row.memory_cache
@@ -506,19 +821,19 @@ cdef class Engine:
                 if failed & ((<uint64_t>1) << g):
                     for c in range(self.group_ncols[g]):
                         (<uint64_t *>(<char *>row + self.group_cols[g][c]))[0] = 0
-        row.valid = valid & ~failed & ~s.uncollectable
-        row.fresh = valid & ~s.uncollectable
+        row.valid = valid & ~failed & ~off
+        row.fresh = valid & ~off
         for g in range(NGROUPS):
             if (row.fresh >> g) & 1:
                 row.group_timestamp_ns[g] = row.timestamp_ns
-                if self.intervals[g]:
-                    if self.intervals[g] > INT64_MAX - now_mono:
+                if self._interval(s, g):
+                    if self._interval(s, g) > INT64_MAX - now_mono:
                         s.next_due[g] = INT64_MAX       # "never again" without overflowing
                     else:
-                        s.next_due[g] = now_mono + self.intervals[g]
+                        s.next_due[g] = now_mono + self._interval(s, g)
         # Groups not read this sweep (not due, or sharing a file with a group
         # that is not) keep their previous values.
-        carried = prev.valid & ~valid & ~s.uncollectable
+        carried = prev.valid & ~valid & ~off
         if carried:
             self._carry(row, &prev, carried, t, prev_t, s.col)
         return 0
@@ -544,6 +859,9 @@ cdef class Engine:
             if carried & CGS_DISKIO:
                 memcpy(self.disk_base + (t * self.N + col) * self.D,
                        self.disk_base + (prev_t * self.N + col) * self.D, self.D * sizeof(cgs_disk_entry))
+            if carried & CGS_NETWORK:
+                memcpy(self.iface_base + (t * self.N + col) * self.NI,
+                       self.iface_base + (prev_t * self.N + col) * self.NI, self.NI * sizeof(NetDevIface))
 
     def sweep(self, Py_ssize_t t):
         """One sweep of every active slot into row t. Returns how many vanished."""
@@ -556,6 +874,7 @@ cdef class Engine:
         cdef Slot *s
         cdef timespec mono
         self.swept = True
+        self.sweep_no += 1
         with nogil:
             clock_gettime(CLOCK_MONOTONIC, &mono)
             for i in range(self.nslots):
@@ -588,7 +907,7 @@ cdef class Engine:
                 s = &self.slots[i]
                 if s.state == SLOT_ACTIVE:
                     for k in range(s.njobs):
-                        if s.jobs[k].was_read:
+                        if s.jobs[k].was_read and s.jobs[k].kind != K_TASKSTATS:
                             n = self._read(&s.jobs[k], &err)
                             if n > 0:
                                 total += n
@@ -612,4 +931,13 @@ cdef class Engine:
                 "memory_inactive_file": <size_t>&r.memory_inactive_file - base,
                 "diskio_count": <size_t>&r.diskio_count - base,
                 "diskio_overflow": <size_t>&r.diskio_overflow - base,
-                "process_count": <size_t>&r.process_count - base}
+                "process_count": <size_t>&r.process_count - base,
+                "process_fd_count": <size_t>&r.process_fd_count - base,
+                "schedstat_run_time": <size_t>&r.schedstat_run_time - base,
+                "load_nr_sleeping": <size_t>&r.load_nr_sleeping - base,
+                "load_average": <size_t>&r.load_average - base,
+                "network_iface_count": <size_t>&r.network_iface_count - base,
+                "tcp": <size_t>&r.tcp[0] - base,
+                "tcp6": <size_t>&r.tcp6[0] - base,
+                "udp": <size_t>&r.udp[0] - base,
+                "udp6": <size_t>&r.udp6[0] - base}

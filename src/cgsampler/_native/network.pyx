@@ -1,0 +1,133 @@
+"""A network namespace as the sweep samples it. The sampler makes one
+NetnsState per namespace that some container lives in, and the sweep reads
+it for the first container that needs it in that sweep; the others copy.
+
+Interfaces come from <proc>/<pid>/net/dev of a process in the namespace (the
+kept fd reads that namespace even after the process exits). Socket states come
+from NETLINK_SOCK_DIAG where the kernel serves it (sockdiag.pyx: one hash walk
+instead of the /proc table's formatting), else from the /proc tables."""
+from libc.errno cimport errno, EINTR, ENOMEM
+from libc.stdint cimport uint32_t, uint64_t
+from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.string cimport memset
+from posix.unistd cimport close, pread
+
+from cgsampler._native.formats cimport PARSE_OK
+from cgsampler._native.procnet cimport NetDevIface, net_dev, tcp_states, udp_stats, NET_DEV_SKIP_VIRTUAL
+from cgsampler._native.sockdiag cimport (SockCounts, sockdiag_sample, SOCKDIAG_BUF, SOCKDIAG_VALID_TCP,
+                                         SOCKDIAG_VALID_TCP6, SOCKDIAG_VALID_UDP, SOCKDIAG_VALID_UDP6)
+
+
+cdef NetnsState *netns_new(int dev_fd, int diag_fd, int *table_fds, uint64_t iface_cap) noexcept nogil:
+    """Takes ownership of the fds (closed by netns_free). NULL if out of memory."""
+    cdef NetnsState *ns = <NetnsState *>calloc(1, sizeof(NetnsState))
+    cdef int i
+    if ns == NULL:
+        return NULL
+    ns.dev_fd = dev_fd
+    ns.diag_fd = diag_fd
+    for i in range(4):
+        ns.table_fds[i] = table_fds[i] if table_fds != NULL else -1
+    ns.iface_cap = iface_cap
+    ns.ifaces = <NetDevIface *>calloc(iface_cap if iface_cap else 1, sizeof(NetDevIface))
+    if diag_fd >= 0:
+        ns.diag_buf = <char *>malloc(SOCKDIAG_BUF)
+    if ns.ifaces == NULL or (diag_fd >= 0 and ns.diag_buf == NULL):
+        free(ns.ifaces)
+        free(ns.diag_buf)
+        free(ns)
+        return NULL
+    return ns
+
+
+cdef void netns_free(NetnsState *ns) noexcept nogil:
+    cdef int i
+    if ns == NULL:
+        return
+    if ns.dev_fd >= 0:
+        close(ns.dev_fd)
+    if ns.diag_fd >= 0:
+        close(ns.diag_fd)
+    for i in range(4):
+        if ns.table_fds[i] >= 0:
+            close(ns.table_fds[i])
+    free(ns.ifaces)
+    free(ns.diag_buf)
+    free(ns)
+
+
+cdef Py_ssize_t read_all(int fd, char **buf, Py_ssize_t *cap) noexcept nogil:
+    """The whole of a /proc seq_file (read until EOF, growing *buf); -errno on failure."""
+    cdef Py_ssize_t total = 0, n
+    cdef char *grown
+    while True:
+        n = pread(fd, buf[0] + total, cap[0] - total, total)
+        if n < 0:
+            if errno == EINTR:
+                continue
+            return -errno
+        if n == 0:
+            return total
+        total += n
+        if total == cap[0]:
+            grown = <char *>realloc(buf[0], cap[0] * 2)
+            if grown == NULL:
+                return -ENOMEM
+            buf[0] = grown
+            cap[0] *= 2
+
+
+cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil:
+    """Interfaces of the namespace into ns.ifaces (cAdvisor's skip list applied),
+    once per sweep number. Returns 0 or the error."""
+    cdef Py_ssize_t n
+    if ns.dev_sweep == sweep:
+        return ns.dev_err
+    ns.dev_sweep = sweep
+    ns.iface_count = ns.iface_overflow = 0
+    n = read_all(ns.dev_fd, buf, cap)
+    if n < 0:
+        ns.dev_err = <int>n
+    else:
+        ns.dev_err = net_dev(buf[0], n, ns.ifaces, ns.iface_cap, &ns.iface_count, &ns.iface_overflow,
+                             NET_DEV_SKIP_VIRTUAL)
+    return ns.dev_err
+
+
+cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil:
+    """Socket-state counts into ns.socks, once per sweep number. Returns the
+    SOCKDIAG_VALID_* bits of the tables read (a failed table is all zero)."""
+    cdef Py_ssize_t n
+    cdef int i, rc
+    cdef int bits[4]
+    if ns.sock_sweep == sweep:
+        return ns.sock_valid
+    ns.sock_sweep = sweep
+    memset(&ns.socks, 0, sizeof(SockCounts))
+    if ns.diag_fd >= 0:
+        ns.sock_valid = sockdiag_sample(ns.diag_fd, ns.diag_buf, SOCKDIAG_BUF, &ns.seq, &ns.no_tcp46,
+                                        &ns.sock_err, &ns.socks)
+        return ns.sock_valid
+    bits[0], bits[1], bits[2], bits[3] = (SOCKDIAG_VALID_TCP, SOCKDIAG_VALID_TCP6,
+                                          SOCKDIAG_VALID_UDP, SOCKDIAG_VALID_UDP6)
+    ns.sock_valid = 0
+    for i in range(4):
+        if ns.table_fds[i] < 0:
+            continue
+        n = read_all(ns.table_fds[i], buf, cap)
+        if n < 0:
+            ns.sock_err = <int>n
+            continue
+        if i == 0:
+            rc = tcp_states(buf[0], n, &ns.socks.tcp)
+        elif i == 1:
+            rc = tcp_states(buf[0], n, &ns.socks.tcp6)
+        elif i == 2:
+            rc = udp_stats(buf[0], n, &ns.socks.udp)
+        else:
+            rc = udp_stats(buf[0], n, &ns.socks.udp6)
+        if rc == PARSE_OK:
+            ns.sock_valid |= bits[i]
+        else:
+            ns.sock_err = rc
+    return ns.sock_valid
