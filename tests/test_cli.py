@@ -127,9 +127,10 @@ def test_top_once_prints_a_row_per_container_with_rates_from_the_rewritten_files
     cpu, *rest = rows["/app"]
     # 0.1 s of CPU in a little over 0.2 s of wall time: just under 50 %.
     assert 40.0 <= float(cpu) <= 50.0
-    mem, ws, (io_value, io_unit), procs, throttled = (
-        " ".join(rest[0:2]), " ".join(rest[2:4]), rest[4:6], rest[6], rest[7])
-    assert (mem, ws, procs, throttled) == ("100 MiB", "80.0 MiB", "3", "25.0%")
+    mem, ws, (io_value, io_unit), net, procs, throttled = (
+        " ".join(rest[0:2]), " ".join(rest[2:4]), rest[4:6], rest[6], rest[7], rest[8])
+    # (no network: the fixture's processes have no namespace of their own)
+    assert (mem, ws, net, procs, throttled) == ("100 MiB", "80.0 MiB", "-", "3", "25.0%")
     # 4 MiB of I/O in a little over 0.2 s: just under 20 MiB/s.
     assert io_unit == "MiB" and 16.0 <= float(io_value) <= 20.0
     assert rows["/"][0] == "0.0"
@@ -173,7 +174,24 @@ def test_top_rows_compute_cpu_percent_io_rate_and_throttling_from_two_samples():
         disk[t, 0, 1] = (8, 0, service_bytes, schema.DISK_OPS.index("Read"), 0, 10**9)  # ignored: Total wins
     [row] = cli.top_rows(["/x"], stats, disk)
     assert row == {"name": "/x", "cpu": 75.0, "memory": 3 * 2**30, "working_set": 2 * 2**30,
-                   "io": 2048.0, "procs": 7, "throttled": 25.0}
+                   "io": 2048.0, "net": None, "procs": 7, "throttled": 25.0}
+
+
+def test_top_rows_net_rate_sums_received_and_sent_bytes_of_every_interface():
+    stats = np.zeros((2, 1), dtype=schema.STATS_DTYPE)
+    net = np.zeros((2, 1, 3), dtype=schema.IFACE_DTYPE)
+    for t in range(2):
+        stats[t, 0]["timestamp_ns"] = 10**12 + t * 4 * 10**9                 # 4 s apart
+        stats[t, 0]["valid"] = schema.GROUPS["network"]
+        stats[t, 0]["network_iface_count"] = 2
+        net[t, 0, 0] = (b"eth0", 1000 + t * 4000, 1, 0, 0, 500 + t * 8000, 1, 0, 0)
+        net[t, 0, 1] = (b"eth1", 10, 1, 0, 0, 10 + t * 4000, 1, 0, 0)
+        net[t, 0, 2] = (b"ignored", 10**9 * t, 0, 0, 0, 0, 0, 0, 0)          # past the count
+    [row] = cli.top_rows(["/x"], stats, np.zeros((2, 1, 0), dtype=schema.DISK_ENTRY_DTYPE), net)
+    assert row["net"] == (4000 + 8000 + 4000) / 4
+    stats[1, 0]["valid"] = 0 | schema.GROUPS["cpu"]                          # network not collected
+    [row] = cli.top_rows(["/x"], stats, np.zeros((2, 1, 0), dtype=schema.DISK_ENTRY_DTYPE), net)
+    assert row["net"] is None
 
 
 def test_io_bytes_sums_total_per_device_or_read_plus_write_where_there_is_no_total():
@@ -204,7 +222,7 @@ def test_top_fits_the_table_to_the_terminal_width_by_cutting_long_names(host, ca
     status, out, _ = run_main(capsys, *host["argv"], "top", "--once", "--interval", 0.01)
     assert status == 0
     assert max(len(line) for line in out.splitlines()[1:]) == 80
-    assert "\n…23456789abcdef  " in out                 # 80 - 65 columns of figures = 15
+    assert "\n…56789abcdef  " in out                 # 80 - 68 columns of figures = 12
 
 
 # --- info ---------------------------------------------------------------------------

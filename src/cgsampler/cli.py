@@ -220,8 +220,8 @@ def _sleep_until(deadline):
 # --- top -------------------------------------------------------------------------------
 
 _COLUMNS = (  # header, width
-    ("CPU %", 7), ("MEMORY", 10), ("WORKING SET", 11), ("I/O /s", 10), ("PROCS", 6),
-    ("THROTTLED", 9),
+    ("CPU %", 6), ("MEMORY", 9), ("WORK SET", 9), ("I/O /s", 9), ("NET /s", 9), ("PROCS", 5),
+    ("THROT %", 7),
 )
 
 
@@ -250,9 +250,10 @@ def io_bytes(entries) -> int:
                for ops in per_dev.values())
 
 
-def top_rows(names, stats, disk):
+def top_rows(names, stats, disk, net=None):
     """Table rows from the last two samples: dicts with name, cpu (%), memory,
-    working_set (bytes), io (bytes/s), procs and throttled (%), None where not
+    working_set (bytes), io (bytes/s), net (bytes/s received + sent on the
+    container's namespace's interfaces), procs and throttled (%), None where not
     collected; sorted by CPU, highest first. Containers gone now are left out."""
     rows = []
     for j, name in enumerate(names):
@@ -260,7 +261,7 @@ def top_rows(names, stats, disk):
         vc = int(cur["valid"])
         if not vc:
             continue
-        row = dict(name=name, cpu=None, memory=None, working_set=None, io=None, procs=None,
+        row = dict(name=name, cpu=None, memory=None, working_set=None, io=None, net=None, procs=None,
                    throttled=None)
         if vc & _G["memory"]:
             row["memory"] = int(cur["memory_usage"])
@@ -273,6 +274,10 @@ def top_rows(names, stats, disk):
             dt = (int(cur["timestamp_ns"]) - int(prev["timestamp_ns"])) / 1e9
             if dt > 0:
                 _rates(row, cur, prev, both, dt, disk[-1, j], disk[-2, j])
+                if net is not None and both & _G["network"]:
+                    d = (net_bytes(net[-1, j][:int(cur["network_iface_count"])])
+                         - net_bytes(net[-2, j][:int(prev["network_iface_count"])]))
+                    row["net"] = d / dt if d >= 0 else None
         rows.append(row)
     rows.sort(key=lambda r: (r["cpu"] is None, -(r["cpu"] or 0.0), r["name"]))
     return rows
@@ -296,6 +301,11 @@ def _rates(row, cur, prev, both, dt, disk_cur, disk_prev):
              - io_bytes(disk_prev[:int(prev["diskio_count"])]))
         if d >= 0:
             row["io"] = d / dt
+
+
+def net_bytes(ifaces) -> int:
+    """Bytes received and sent over one sample's interfaces."""
+    return sum(int(e["rx_bytes"]) + int(e["tx_bytes"]) for e in ifaces)
 
 
 def _cell(value, fmt):
@@ -323,6 +333,7 @@ def render_top(rows, title, columns=None, limit=None) -> str:
             _cell(r["memory"], human_bytes),
             _cell(r["working_set"], human_bytes),
             _cell(r["io"], human_bytes),
+            _cell(r.get("net"), human_bytes),
             _cell(r["procs"], str),
             _cell(r["throttled"], lambda v: f"{v:.1f}%"),
         )
@@ -340,7 +351,7 @@ def _terminal_columns():
 
 
 def _top_frame(s, args, live):
-    rows = top_rows(s.names, s.stats, s.disk)
+    rows = top_rows(s.names, s.stats, s.disk, s.interfaces)
     title = (f"{PROG} top: {len(rows)} containers, cgroup v{s.hierarchy.version}, "
              f"interval {args.interval:g} s, {time.strftime('%H:%M:%S')}")
     limit = args.limit
