@@ -498,6 +498,13 @@ class Sampler:
             return self._disk[self._rows()][:, self._cols()]
 
     @property
+    def interfaces(self) -> np.ndarray:
+        """(samples, containers, max_interfaces) of IFACE_DTYPE: each container's
+        network interfaces, `stats["network_iface_count"]` entries valid."""
+        with self._lock:
+            return self._net[self._rows()][:, self._cols()]
+
+    @property
     def sweeps(self) -> int:
         return self._count
 
