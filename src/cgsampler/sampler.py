@@ -102,7 +102,7 @@ def _jobs(h, name, disabled=frozenset(), taskstats=False):
     and the slot flags. disabled: group names not to collect; taskstats: v1 load
     by netlink taskstats (else counted from /proc)."""
     paths = hierarchy.files(h, name)
-    jobs, uncollectable, flags = [], schema.group_mask(disabled), 0
+    jobs, uncollectable, flags = [], schema.group_mask(disabled & set(G)), 0
     if h.version == 1:
         specs = list(schema.V1_FILES)
         use_hierarchy = _read_text(paths.get("memory.use_hierarchy"))
