@@ -560,7 +560,10 @@ class Sampler:
                 c.spec = hierarchy.read_spec(self._h, c.name, self._proc_root, sys_root=self._sys_root)
             except FileNotFoundError:
                 pass
-        return spec_to_v1(c.spec, self._meminfo_total())
+        spec = spec_to_v1(c.spec, self._meminfo_total())
+        if c.netns is not None and c.name != "/":
+            spec.has_network = True     # a namespace of its own (docs/compat.md: whose network)
+        return spec
 
     def _meminfo_total(self):
         try:
