@@ -53,7 +53,7 @@ except ImportError:
     sys.path.insert(0, os.path.join(REPO, "src"))
 
 from benchmarks import cgroups  # noqa: E402
-from benchmarks.full_sweep import (ALL, FF_PROC_SCHEDSTAT, FF_PROC_FD, FF_PROC_STAT, build, check,  # noqa: E402
+from benchmarks.full_sweep import (FF_PROC_SCHEDSTAT, FF_PROC_FD, FF_PROC_STAT, build, check,  # noqa: E402
                                    load_floor_lib, make_sampler, run_rounds, spawn_in, wait_in)
 from cgsampler._native import taskstats  # noqa: E402
 
