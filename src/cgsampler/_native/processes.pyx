@@ -23,6 +23,11 @@ cdef extern from "<sys/stat.h>" nogil:
 cdef extern from "<dirent.h>" nogil:
     pass
 
+cdef extern from "<sys/vfs.h>" nogil:
+    struct statfs:
+        long f_type
+    int fstatfs(int fd, statfs *buf)
+
 cdef extern from "<sys/syscall.h>" nogil:
     long SYS_getdents64
 
@@ -32,6 +37,7 @@ cdef extern from "<unistd.h>" nogil:
 cdef enum:
     SCHEDSTAT_MAX = 96          # three u64 and blanks
     DIRENT_BUF = 4096
+    PROC_SUPER_MAGIC = 0x9fa0   # statfs f_type of procfs
 
 
 cdef inline bint gone(int e) noexcept nogil:
@@ -94,20 +100,28 @@ cdef uint64_t fd_dir_entries(int dirfd) noexcept nogil:
 cdef int count_fds(int proc_dirfd, const PidList *pids, uint64_t *fds, uint64_t *skipped) noexcept nogil:
     """Sum of open fds over the processes. Since Linux 6.2 the size that stat()
     gives for /proc/<pid>/fd is the number of open fds (one syscall, no listing);
-    where it is 0 the directory is listed. A process whose directory cannot be
-    read (it exited, or no permission) counts in *skipped, never as 0 fds."""
+    where it is 0 the directory is listed. That size is trusted only when the
+    proc root is procfs (checked once per call, at the first non-zero size): on
+    any other filesystem (a fixture tree) a directory's size is its allocation,
+    not its entries, so there it is always listed. A process whose directory
+    cannot be read (it exited, or no permission) counts in *skipped, never as 0 fds."""
     cdef char path[32]
     cdef struct_stat st
+    cdef statfs sfs
     cdef uint64_t i, total = 0, miss = 0
     cdef int dfd
+    cdef int procfs = -1         # unknown until a non-zero size needs it
     for i in range(pids.n):
         snprintf(path, sizeof(path), "%u/fd", pids.pids[i])
         if fstatat(proc_dirfd, path, &st, 0) != 0:
             miss += 1
             continue
         if st.st_size > 0:
-            total += <uint64_t>st.st_size
-            continue
+            if procfs < 0:
+                procfs = fstatfs(proc_dirfd, &sfs) == 0 and sfs.f_type == PROC_SUPER_MAGIC
+            if procfs:
+                total += <uint64_t>st.st_size
+                continue
         dfd = openat(proc_dirfd, path, O_RDONLY | O_CLOEXEC | O_DIRECTORY)
         if dfd < 0:
             miss += 1

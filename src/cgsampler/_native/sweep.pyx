@@ -592,7 +592,10 @@ cdef class Engine:
     cdef int _load(self, Job *j, Slot *s, cgs_row *row, int64_t now_mono, int *err) noexcept nogil:
         """Task states of the cgroup into the load columns, and the smoothed
         averages (spec 7.2, with the decay of the time since the last read).
-        0, -1 (read error, *err set) or PARSE_MALFORMED."""
+        0, -1 (read error, *err set) or 1 (malformed input: a tasks /
+        cgroup.threads line that is not a tid, a /proc/<tid>/stat or a netlink
+        reply that does not parse). Not PARSE_MALFORMED: that is -1 too, and the
+        caller would count it as a read error."""
         cdef CgroupStats cs
         cdef uint64_t vanished = 0
         cdef int opened = 0, fd, rc
@@ -618,7 +621,7 @@ cdef class Engine:
             if -4096 < rc < 0:
                 err[0] = -rc
                 return -1
-            return PARSE_MALFORMED
+            return 1
         row.load_nr_sleeping = cs.nr_sleeping
         row.load_nr_running = cs.nr_running
         row.load_nr_stopped = cs.nr_stopped
