@@ -13,7 +13,8 @@ cdef struct NetnsState:
     int dev_err                 # last result of each read: 0, -errno, or a parse error
     int sock_err
     uint64_t dev_sweep          # sweep number of the last read; 0 = never
-    uint64_t sock_sweep
+    uint64_t tcp_sweep          # (per table group: a sweep that needs only UDP dumps only UDP)
+    uint64_t udp_sweep
     NetDevIface *ifaces
     uint64_t iface_cap
     uint64_t iface_count
@@ -26,4 +27,4 @@ cdef struct NetnsState:
 cdef NetnsState *netns_new(int dev_fd, int diag_fd, int *table_fds, uint64_t iface_cap) noexcept nogil
 cdef void netns_free(NetnsState *ns) noexcept nogil
 cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil
-cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil
+cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, int tables, char **buf, Py_ssize_t *cap) noexcept nogil

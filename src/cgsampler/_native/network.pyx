@@ -94,25 +94,37 @@ cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *
     return ns.dev_err
 
 
-cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil:
-    """Socket-state counts into ns.socks, once per sweep number. Returns the
-    SOCKDIAG_VALID_* bits of the tables read (a failed table is all zero)."""
+cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, int tables, char **buf, Py_ssize_t *cap) noexcept nogil:
+    """Socket-state counts of the tables asked for (SOCKDIAG_VALID_* bits: TCP
+    means tcp + tcp6, UDP udp + udp6) into ns.socks, each table group at most
+    once per sweep number. Returns the SOCKDIAG_VALID_* bits of the tables that
+    hold this sweep's counts (a failed table is all zero)."""
     cdef Py_ssize_t n
-    cdef int i, rc
+    cdef int i, rc, want = 0, got
     cdef int bits[4]
-    if ns.sock_sweep == sweep:
+    if tables & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6) and ns.tcp_sweep != sweep:
+        want |= SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6
+        ns.tcp_sweep = sweep
+        ns.sock_valid &= ~(SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6)
+        memset(&ns.socks.tcp, 0, sizeof(ns.socks.tcp))
+        memset(&ns.socks.tcp6, 0, sizeof(ns.socks.tcp6))
+    if tables & (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6) and ns.udp_sweep != sweep:
+        want |= SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6
+        ns.udp_sweep = sweep
+        ns.sock_valid &= ~(SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6)
+        memset(&ns.socks.udp, 0, sizeof(ns.socks.udp))
+        memset(&ns.socks.udp6, 0, sizeof(ns.socks.udp6))
+    if want == 0:
         return ns.sock_valid
-    ns.sock_sweep = sweep
-    memset(&ns.socks, 0, sizeof(SockCounts))
     if ns.diag_fd >= 0:
-        ns.sock_valid = sockdiag_sample(ns.diag_fd, ns.diag_buf, SOCKDIAG_BUF, &ns.seq, &ns.no_tcp46,
-                                        &ns.sock_err, &ns.socks)
+        got = sockdiag_sample(ns.diag_fd, ns.diag_buf, SOCKDIAG_BUF, &ns.seq, &ns.no_tcp46,
+                              &ns.sock_err, &ns.socks, want)
+        ns.sock_valid |= got & want
         return ns.sock_valid
     bits[0], bits[1], bits[2], bits[3] = (SOCKDIAG_VALID_TCP, SOCKDIAG_VALID_TCP6,
                                           SOCKDIAG_VALID_UDP, SOCKDIAG_VALID_UDP6)
-    ns.sock_valid = 0
     for i in range(4):
-        if ns.table_fds[i] < 0:
+        if ns.table_fds[i] < 0 or not want & bits[i]:
             continue
         n = read_all(ns.table_fds[i], buf, cap)
         if n < 0:

@@ -35,9 +35,10 @@ cdef int sockdiag_tcp46(int fd, char *buf, size_t cap, uint32_t seq,
 cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t seq,
                       UdpStat *out) noexcept nogil
 
-# All four tables (see NetnsSocket.sample); for callers that own the socket fd.
+# The tables named by `tables` (default all four; see NetnsSocket.sample), for
+# callers that own the socket fd.
 cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
-                         SockCounts *out) noexcept nogil
+                         SockCounts *out, int tables=*) noexcept nogil
 
 cdef enum:
     SOCKDIAG_BUF = 65536          # the dump buffer sockdiag_sample needs: > the 32 KiB of one datagram

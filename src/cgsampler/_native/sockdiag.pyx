@@ -348,11 +348,35 @@ cdef int sockdiag_udp(int fd, uint8_t family, char *buf, size_t cap, uint32_t se
 # --- opening a socket inside another namespace -----------------------------------------
 
 cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
-                         SockCounts *out) noexcept nogil:
-    """All four tables of the namespace of socket `fd` into *out: TCP of both
-    families in one walk (per family where the kernel refuses that, remembered in
-    *no_tcp46), then UDP and UDP6. Returns the SOCKDIAG_VALID_* bits of the
-    tables read; *err is the last failing dump's result."""
+                         SockCounts *out, int tables=SOCKDIAG_VALID_ALL) noexcept nogil:
+    """The tables named by `tables` (SOCKDIAG_VALID_* bits; TCP and TCP6 go
+    together, as do UDP and UDP6) of the namespace of socket `fd` into *out: TCP
+    of both families in one walk (per family where the kernel refuses that,
+    remembered in *no_tcp46), UDP and UDP6 in a dump each. Returns the
+    SOCKDIAG_VALID_* bits of the tables read; *err is the last failing dump's
+    result."""
+    cdef int valid = 0, rc
+    if tables & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6):
+        valid = sample_tcp46(fd, buf, cap, seq, no_tcp46, err, out)
+    if not tables & (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6):
+        return valid
+    seq[0] += 1
+    rc = sockdiag_udp(fd, AF_INET, buf, cap, seq[0], &out.udp)
+    if rc == SOCKDIAG_OK:
+        valid |= SOCKDIAG_VALID_UDP
+    else:
+        err[0] = rc
+    seq[0] += 1
+    rc = sockdiag_udp(fd, AF_INET6, buf, cap, seq[0], &out.udp6)
+    if rc == SOCKDIAG_OK:
+        valid |= SOCKDIAG_VALID_UDP6
+    else:
+        err[0] = rc
+    return valid
+
+
+cdef int sample_tcp46(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
+                      SockCounts *out) noexcept nogil:
     cdef int valid = 0, rc
     if not no_tcp46[0]:
         seq[0] += 1
@@ -373,18 +397,6 @@ cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_t
             valid |= SOCKDIAG_VALID_TCP6
         else:
             err[0] = rc
-    seq[0] += 1
-    rc = sockdiag_udp(fd, AF_INET, buf, cap, seq[0], &out.udp)
-    if rc == SOCKDIAG_OK:
-        valid |= SOCKDIAG_VALID_UDP
-    else:
-        err[0] = rc
-    seq[0] += 1
-    rc = sockdiag_udp(fd, AF_INET6, buf, cap, seq[0], &out.udp6)
-    if rc == SOCKDIAG_OK:
-        valid |= SOCKDIAG_VALID_UDP6
-    else:
-        err[0] = rc
     return valid
 
 

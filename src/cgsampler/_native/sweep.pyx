@@ -677,7 +677,10 @@ cdef class Engine:
                 row.network_iface_count = fit
                 row.network_iface_overflow = ns.iface_overflow + (ns.iface_count - fit)
         if due & (CGS_TCP | CGS_UDP):
-            bits = netns_read_sockets(ns, self.sweep_no, &self.buf, &self.cap)
+            bits = netns_read_sockets(ns, self.sweep_no,
+                                      ((SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6) if due & CGS_TCP else 0)
+                                      | ((SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6) if due & CGS_UDP else 0),
+                                      &self.buf, &self.cap)
             if due & CGS_TCP:
                 valid |= CGS_TCP
                 if (bits & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6)) == (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6):
