@@ -27,6 +27,9 @@ from cgsampler._native import taskstats
 from cgsampler.schema import GROUPS
 from conftest import CPU_BURNER, v2_root
 
+# These tests read schedstat and load on every sweep (their defaults are once a second).
+EVERY_SWEEP = {"schedstat": 0, "load": 0}
+
 BIT = {g: v.bit_length() - 1 for g, v in GROUPS.items()}
 PROCESSES, SCHEDSTAT, LOAD = GROUPS["processes"], GROUPS["schedstat"], GROUPS["load"]
 CPU, MEMORY = GROUPS["cpu"], GROUPS["memory"]
@@ -125,7 +128,7 @@ def fd_holder(n):
 def test_fd_count_is_the_exact_number_of_open_fds_summed_over_the_processes(v1_cgroup):
     a = v1_cgroup.spawn(fd_holder(7))
     wait_state(a.pid, "S")
-    with Sampler(containers=[v1_cgroup.name], history=4) as s:
+    with Sampler(containers=[v1_cgroup.name], history=4, intervals=EVERY_SWEEP) as s:
         s.sample()
         one = fds_of(a.pid)
         r = row(s, v1_cgroup.name)
@@ -154,7 +157,7 @@ def test_schedstat_is_the_sum_of_the_processes_schedstat_and_keeps_a_departed_on
     wait_state(b1.pid, "R")
     wait_state(b2.pid, "R")
     name = v1_cgroup.name
-    with Sampler(containers=[name], history=8) as s:
+    with Sampler(containers=[name], history=8, intervals=EVERY_SWEEP) as s:
         before = sched_sum([b1.pid, b2.pid])
         s.sample()
         after = sched_sum([b1.pid, b2.pid])
@@ -245,13 +248,13 @@ def test_v1_load_by_taskstats_counts_task_states_exactly_and_smooths_over_real_t
     if reason:
         pytest.skip(reason)
     _, burner, _ = mixed_workload(v1_cgroup)
-    with Sampler(containers=[v1_cgroup.name], history=8) as s:
+    with Sampler(containers=[v1_cgroup.name], history=8, intervals=EVERY_SWEEP) as s:
         check_load_series(s, v1_cgroup.name, v1_cgroup, [burner.pid], "v1 taskstats")
 
 
 def test_v2_load_counted_from_proc_gives_the_same_states(v2_cgroup):
     _, burner, _ = mixed_workload(v2_cgroup)
-    with Sampler(containers=[v2_cgroup.name], cgroup_root=v2_root(), history=8) as s:
+    with Sampler(containers=[v2_cgroup.name], cgroup_root=v2_root(), history=8, intervals=EVERY_SWEEP) as s:
         check_load_series(s, v2_cgroup.name, v2_cgroup, [burner.pid], "v2 /proc")
 
 
@@ -328,6 +331,7 @@ class FakeTree:
                 (d / "fd" / str(i)).write_text("")
 
     def sampler(self, **kw):
+        kw["intervals"] = {**EVERY_SWEEP, **kw.get("intervals", {})}
         return Sampler(containers=["/a", "/b"], cgroup_root=str(self.root), proc_root=str(self.proc),
                        sys_root=str(self.proc), history=8, **kw)
 
@@ -534,6 +538,7 @@ def test_fixture_disabled_groups_read_nothing_and_intervals_carry(tmp_path):
 
 CHURN = """
 import random
+
 alive = 0
 while True:
     while alive < 50:
@@ -554,7 +559,7 @@ def test_processes_exiting_between_the_listing_and_their_reads_never_break_a_sam
     churn = v1_cgroup.spawn(CHURN)
     name = v1_cgroup.name
     time.sleep(0.2)
-    with Sampler(containers=[name], history=200) as s:
+    with Sampler(containers=[name], history=200, intervals=EVERY_SWEEP) as s:
         for _ in range(200):
             s.sample()
             time.sleep(0.001)

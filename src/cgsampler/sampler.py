@@ -24,6 +24,8 @@ FD_RESERVE = 256        # descriptors left for the embedding program
 MAX_CPUS = 8192         # the kernel's largest NR_CPUS: a longer per-CPU file is not believed
 NETWORK_GROUPS = ("network", "tcp", "udp")
 SOCKET_INTERVAL = 5.0   # default seconds between socket-table reads (benchmarks/README.md)
+SCHEDSTAT_INTERVAL = 1.0    # default seconds between schedstat reads
+PROC_LOAD_INTERVAL = 1.0    # ... and between task-state counts from /proc (no taskstats)
 NETNS_PIDS_TRIED = 64   # processes of a cgroup looked at to find its network namespace
 
 
@@ -230,6 +232,13 @@ class Sampler:
                 presence.encode() if presence else None)
         for gname in schema.GROUP_COLUMNS:
             self._engine.set_group_columns(G[gname].bit_length() - 1, schema.group_offsets(gname))
+        # Default cadences (benchmarks/README.md, "Defaults"): schedstat costs about
+        # 9 us per process and task states counted from /proc about 12 us per
+        # thread, so both are read once a second unless asked otherwise; the
+        # taskstats round trip (v1) is a few us per cgroup and runs every sweep.
+        intervals.setdefault("schedstat", SCHEDSTAT_INTERVAL)
+        if self._taskstats is None:
+            intervals.setdefault("load", PROC_LOAD_INTERVAL)
         self._engine.set_intervals(_intervals_ns(intervals))
         self._containers: dict[str, _Container] = {}
         self._free_cols: list[int] = []
