@@ -130,6 +130,29 @@ def pynvml_ns(lib, iterations, repeat):
         pynvml.nvmlLib = None
 
 
+def hook_us(lib, iterations, repeat):
+    """Per-sweep cost, in us, of the Sampler's accelerator hook (Accelerators.sample,
+    what Sampler.sample() adds): a fresh NVML read every sweep (interval=0), a
+    sweep that carries the last read (inside the 150 ms interval), and a sweep
+    that also reads the process lists (process_interval=0; no process running)."""
+    from cgsampler.accelerators import Accelerators
+    out = {}
+    for label, opts in (("read", {"interval": 0}), ("carry", {"interval": 3600}),
+                        ("read + processes", {"interval": 0, "process_interval": 0})):
+        acc = Accelerators(64, True, lib, init_timeout=60, idle_timeout=3600, **opts)
+        acc.attach("/")
+        best = None
+        for _ in range(repeat):
+            t0 = time.perf_counter_ns()
+            for t in itertools.islice(itertools.cycle(range(64)), iterations):
+                acc.sample(t)
+            v = (time.perf_counter_ns() - t0) / iterations / 1000
+            best = v if best is None else min(best, v)
+        acc.close()
+        out[label] = best
+    return out
+
+
 def run(lib, iterations, repeat, label, tmp):
     exe = build_floor(tmp)
     n, loop, call, devices, out = ours_ns(lib, iterations, repeat)
@@ -153,6 +176,9 @@ def run(lib, iterations, repeat, label, tmp):
             over = v - floor
             ratio = f"{over_py / over:.0f}x less" if over > 0 else "ours within noise of the floor"
             print(f"  overhead over the floor: pynvml {over_py:.1f} ns vs cgsampler {name} {over:.1f} ns ({ratio})")
+    hook = hook_us(lib, max(1000, iterations // 20), repeat)
+    print("  Sampler.sample() accelerator hook, us per sweep (all devices): "
+          + ", ".join(f"{k} {v:.2f}" for k, v in hook.items()))
 
 
 def main():

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU check of issue 5: on a machine with an NVIDIA driver, runs the
-# accelerator tests (tests/test_nvml.py, fake and real) and a short benchmark
+# accelerator tests (tests/test_nvml.py and tests/test_accelerators.py, fake and real) and a short benchmark
 # against the real libnvidia-ml.so.1, and prints what it saw: devices, names,
 # UUIDs, memory, utilization, processes, per-sample cost. Under three minutes.
 # Without a driver it says so and exits 0.
@@ -65,8 +65,27 @@ if [ $rc -eq 4 ]; then
 fi
 [ $rc -eq 0 ] || { echo "gpu_check: NVML layer check failed (rc $rc)"; exit 1; }
 
-echo "== tests/test_nvml.py (fake library and the real one)"
-timeout 90 "$PY" -m pytest tests/test_nvml.py -q -rs -p no:cacheprovider
+echo "== the Sampler's view (cgsampler.accelerators): status, devices, GPU processes attributed to /"
+timeout 60 "$PY" - "$LIB" <<'PYEOF'
+import sys, time
+from cgsampler.sampler import Sampler
+with Sampler(containers=["/"], history=8, nvml_library=sys.argv[1],
+             accelerators={"mode": True, "process_interval": 0, "init_timeout": 30}) as s:
+    print(f"status: {s.accelerator_status!r} {s.accelerators.detail!r}")
+    for k in range(3):
+        t0 = time.perf_counter()
+        s.sample()
+        print(f"  sweep {k}: {(time.perf_counter() - t0) * 1e3:.2f} ms")
+        time.sleep(0.2)
+    for d in s.accelerators.devices:
+        print(f"  row {d['row']}: {d['name']!r} {d['uuid']} minor={d['minor']} mig={d['mig_enabled']}/{d['mig_instance']} unsupported={d['unsupported']}")
+    print(f"  usage of /: {s.accelerator_usage('/')}")
+    st = s.container_info("/").stats[-1]
+    print(f"  accelerators of / (v1 JSON, process path): {[a.to_json() for a in st.accelerators or []]}")
+PYEOF
+
+echo "== tests/test_nvml.py and tests/test_accelerators.py (fake library and the real one)"
+timeout 120 "$PY" -m pytest tests/test_nvml.py tests/test_accelerators.py -q -rs -p no:cacheprovider
 trc=$?
 
 echo "== benchmark against the real NVML"

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from cgsampler import errors, filesystems, hierarchy, schema, v1
+from cgsampler.accelerators import Accelerators
 from cgsampler._native.sweep import KINDS, EMULATE_MEMORY_USAGE, COUNT_FDS, Engine
 from cgsampler._native.sockdiag import NetnsSocket
 from cgsampler._native.taskstats import Taskstats
@@ -176,7 +177,8 @@ class Sampler:
 
     def __init__(self, containers=None, history=60, cgroup_root=None, proc_root="/proc", *,
                  sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None, intervals=None,
-                 socket_interval=SOCKET_INTERVAL, max_interfaces=16, disable=()):
+                 socket_interval=SOCKET_INTERVAL, max_interfaces=16, disable=(),
+                 accelerators="auto", nvml_library=None):
         if int(history) < 1:
             raise errors.InvalidOption(f"history must be at least 1 sample, got {history!r}")
         if int(max_disk_entries) < 0:
@@ -257,6 +259,11 @@ class Sampler:
                                               os.path.join(proc_root, "diskstats"))
         self._alloc(max(16, len(self._wanted or ())))
         self._closed = False
+        # GPUs through NVML (cgsampler.accelerators): True, False, "auto", or a
+        # dict of Accelerators options (interval, process_interval, ...).
+        opts = dict(accelerators) if isinstance(accelerators, dict) else {"mode": accelerators}
+        self._acc = Accelerators(self._T, opts.pop("mode", True), nvml_library, proc_root=proc_root,
+                                 sys_root=sys_root, version=self._h.version, **opts)
         self.refresh()
         if self._wanted is not None:
             missing = [c for c in self._wanted if c not in self._containers]
@@ -321,10 +328,12 @@ class Sampler:
                 added.append(name)
             elif c is not None:
                 self._attach_netns(c)     # no namespace found yet, or its process is gone
+                self._attach_gpus(name)
         for c in list(self._containers.values()):
             if c.retired_at is not None and self._count - c.retired_at >= self._T:
                 self._drop(c)
                 dropped.append(c.name)
+        self._acc.refresh()
         return added, dropped
 
     def _add(self, name):
@@ -347,7 +356,11 @@ class Sampler:
             raise
         c = self._containers[name] = _Container(name, slot, col, spec, not keep_open)
         self._attach_netns(c)
+        self._attach_gpus(name)
         return True
+
+    def _attach_gpus(self, name):
+        self._acc.attach(name, self._h.path("devices", name) if self._h.version == 1 else None)
 
     # --- network namespaces ---------------------------------------------------------
 
@@ -435,6 +448,7 @@ class Sampler:
 
     def _drop(self, c):
         self._release_netns(c)
+        self._acc.detach(c.name)
         self._engine.remove_slot(c.slot)
         self._stats[:, c.col] = 0
         self._free_cols.append(c.col)
@@ -461,6 +475,7 @@ class Sampler:
                 self._collect_vanished()
             if self._fs is not None:
                 self._fs.sample(self._t)
+            self._acc.sample(self._t)
             self._t += 1
             if self._t == self._T:
                 self._t = 0
@@ -512,6 +527,32 @@ class Sampler:
         network interfaces, `stats["network_iface_count"]` entries valid."""
         with self._lock:
             return self._net[self._rows()][:, self._cols()]
+
+    @property
+    def accelerators(self) -> Accelerators:
+        """The GPUs: .status/.detail (why none), .devices, .usage(name) (a
+        container's GPUs with its processes' GPU memory), .history(rows)."""
+        return self._acc
+
+    @property
+    def accelerator_status(self) -> str:
+        """"ok", or why there are no GPU stats ("disabled", "no NVIDIA device",
+        "not found", "driver not loaded", "no permission", "init timed out",
+        "idle", ...); self.accelerators.detail has the text behind it."""
+        return self._acc.status
+
+    def accelerator_usage(self, name) -> list:
+        """The GPUs attributed to the container, with the GPU memory its own
+        processes use (process path); see Accelerators.usage."""
+        with self._lock:
+            return self._acc.usage(self._get(name).name)
+
+    @property
+    def gpu_history(self):
+        """(samples, GPUs) of nvml.ACCELERATOR_DTYPE, oldest first, and the wall
+        ns each row's values were read (carried between NVML reads)."""
+        with self._lock:
+            return self._acc.history(self._rows())
 
     @property
     def sweeps(self) -> int:
@@ -617,6 +658,8 @@ class Sampler:
         if c.name == "/" and self._fs is not None:
             for i, st in zip(keep, stats):
                 st.filesystem = filesystems.fs_stats(self._fs.fs[rows[i]], self._partitions) or None
+        for i, st in zip(keep, stats):
+            st.accelerators = self._acc.stats(rows[i], c.name)
         return v1.ContainerInfo(
             name=c.name,
             subcontainers=[v1.ContainerReference(name=s) for s in subs],
@@ -639,6 +682,9 @@ class Sampler:
                 self._engine.set_proc_root(None)
                 if self._fs is not None:
                     self._fs.close()
+                acc = getattr(self, "_acc", None)
+                if acc is not None:
+                    acc.close()
                 self._containers.clear()
                 self._closed = True
 
