@@ -390,8 +390,8 @@ class Sampler:
         it is the first container there."""
         if c.retired_at is not None or self._disabled >= set(NETWORK_GROUPS):
             return
-        if c.netns is not None and os.path.exists(os.path.join(self._proc_root, str(c.netns_pid))):
-            return
+        if c.netns is not None and _netns_key(self._proc_root, c.netns_pid) == c.netns:
+            return                         # its process is still there, in the same namespace
         found = self._container_pid(c)
         if found is not None and found[1] == c.netns:
             c.netns_pid = found[0]
