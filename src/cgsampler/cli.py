@@ -1,12 +1,13 @@
 """The `cgsampler` command: a live container table, cAdvisor JSON, recordings.
 
     cgsampler top [--once] [--interval S] [--limit N]
-    cgsampler info NAME [--num-stats N] [--interval S]
+    cgsampler info NAME|ALIAS [--num-stats N] [--interval S]
     cgsampler info --from FILE NAME [--num-stats N]
     cgsampler record --output FILE [--hz H] [--duration S] [--containers A,B] [--refresh S]
 
 Global options (before or after the command): --cgroup-root DIR, --proc-root DIR,
---version. An expected failure prints one line, ``cgsampler: error: ...``, on
+--runtime NAME[=SOCKET] (repeatable; "none": raw names only), --env-allow PREFIX
+(repeatable), --version. An expected failure prints one line, ``cgsampler: error: ...``, on
 stderr and exits 1 (2 for a usage error); Ctrl-C ends `top` with status 0.
 
 A recording (``record``) is an .npz readable with ``np.load(allow_pickle=False)``:
@@ -44,6 +45,7 @@ MAX_DISK_ENTRIES = 32           # Sampler's per-sample disk capacity (its defaul
 DEFAULT_NUM_STATS = 2           # live `info`: two samples, so rates can be derived
 TOP_REFRESH_S = 5.0             # live `top` looks for new cgroups this often
 PROGRESS_EVERY_S = 0.25         # record's progress line, at most 4 times a second
+IMAGE_WIDTH = 28                # top's IMAGE column on a terminal (cut on the left)
 
 _G = schema.GROUPS
 
@@ -93,6 +95,15 @@ def _add_roots(parser, default):
     parser.add_argument("--proc-root", metavar="DIR",
                         default="/proc" if default else argparse.SUPPRESS,
                         help="procfs to read (default: /proc)")
+    parser.add_argument("--runtime", action="append", metavar="NAME[=SOCKET]",
+                        default=None if default else argparse.SUPPRESS,
+                        help="container runtime to ask for names and images: docker, podman, "
+                        "containerd, crio or systemd, optionally with its socket (repeatable; "
+                        "default: the runtimes whose socket exists; 'none': cgroup names only)")
+    parser.add_argument("--env-allow", action="append", metavar="PREFIX",
+                        default=None if default else argparse.SUPPRESS,
+                        help="show a runtime container's env vars whose name starts with PREFIX "
+                        "(repeatable; default: none)")
     return parser
 
 
@@ -119,7 +130,8 @@ def build_parser() -> argparse.ArgumentParser:
                           description="Print the container's info/v1 ContainerInfo as cAdvisor's "
                           "JSON, on one line. Live, it takes NUM_STATS samples INTERVAL apart; "
                           "with --from it reads them from a recording.")
-    info.add_argument("name", metavar="NAME", help='container name, e.g. "/" or "/docker/<id>"')
+    info.add_argument("name", metavar="NAME", help='container name, e.g. "/" or "/docker/<id>", or '
+                      "a runtime alias: a container's name, full id or a unique id prefix")
     info.add_argument("--num-stats", type=_positive(int), metavar="N",
                       help=f"number of stats (default: {DEFAULT_NUM_STATS} live, so CPU rates can "
                       "be derived; every recorded sample with --from)")
@@ -205,10 +217,19 @@ def _silence_stdout():
         pass
 
 
+def _runtimes(args):
+    """The Sampler's `runtimes` argument from --runtime (None: the default)."""
+    given = getattr(args, "runtime", None)
+    if not given:
+        return None
+    return [] if given == ["none"] else [r for r in given if r != "none"]
+
+
 def _sampler(args, **kw):
     from cgsampler.sampler import Sampler   # the native extension, imported on use
     return Sampler(cgroup_root=args.cgroup_root, proc_root=args.proc_root,
-                   max_disk_entries=MAX_DISK_ENTRIES, **kw)
+                   max_disk_entries=MAX_DISK_ENTRIES, runtimes=_runtimes(args),
+                   env_allow=getattr(args, "env_allow", None) or (), **kw)
 
 
 def _sleep_until(deadline):
@@ -321,12 +342,20 @@ def truncate_left(name, width) -> str:
 
 def render_top(rows, title, columns=None, limit=None) -> str:
     """The table as text: a title line, a header and one line per row.
-    `columns`: the terminal width (None: no limit, names never cut)."""
+    `columns`: the terminal width (None: no limit, names never cut). An IMAGE
+    column comes last when some row has an "image" (runtime containers)."""
     fixed = sum(w + 2 for _, w in _COLUMNS)
+    image_w = max([len(r.get("image") or "") for r in rows] + [0])
+    if image_w:
+        if columns is not None:     # what is left after 12 name characters, at most IMAGE_WIDTH
+            image_w = min(image_w, IMAGE_WIDTH, columns - fixed - 14)
+        image_w = max(len("IMAGE"), image_w) if image_w >= len("IMAGE") else 0   # no room: no column
+        fixed += image_w + 2 if image_w else 0
     longest = max([len(r["name"]) for r in rows] + [len("NAME")])
     width = longest if columns is None else max(12, min(longest, columns - fixed))
     shown = rows if limit is None else rows[:limit]
-    lines = [title, "NAME".ljust(width) + "".join("  " + h.rjust(w) for h, w in _COLUMNS)]
+    image_head = "  IMAGE" if image_w else ""
+    lines = [title, "NAME".ljust(width) + "".join("  " + h.rjust(w) for h, w in _COLUMNS) + image_head]
     for r in shown:
         cells = (
             _cell(r["cpu"], lambda v: f"{v:.1f}"),
@@ -337,8 +366,9 @@ def render_top(rows, title, columns=None, limit=None) -> str:
             _cell(r["procs"], str),
             _cell(r["throttled"], lambda v: f"{v:.1f}%"),
         )
+        image = "  " + truncate_left(r.get("image") or "-", image_w) if image_w else ""
         lines.append(truncate_left(r["name"], width).ljust(width)
-                     + "".join("  " + c.rjust(w) for c, (_, w) in zip(cells, _COLUMNS)))
+                     + "".join("  " + c.rjust(w) for c, (_, w) in zip(cells, _COLUMNS)) + image)
     if len(shown) < len(rows):
         lines.append(f"... {len(rows) - len(shown)} more (--limit)")
     return "\n".join(lines) + "\n"
@@ -350,8 +380,18 @@ def _terminal_columns():
     return None
 
 
+def runtime_names(s, rows, wait):
+    """Shows runtime containers by their runtime's name (docker/podman/cri-o name,
+    else the short id), with their image; raw cgroups keep their cgroup name."""
+    for r in rows:
+        meta = s.metadata(r["name"], wait=wait)
+        if meta is not None:
+            r["cgroup"], r["name"], r["image"] = r["name"], meta.display_name, meta.image
+    return rows
+
+
 def _top_frame(s, args, live):
-    rows = top_rows(s.names, s.stats, s.disk, s.interfaces)
+    rows = runtime_names(s, top_rows(s.names, s.stats, s.disk, s.interfaces), wait=not live)
     title = (f"{PROG} top: {len(rows)} containers, cgroup v{s.hierarchy.version}, "
              f"interval {args.interval:g} s, {time.strftime('%H:%M:%S')}")
     limit = args.limit
@@ -423,12 +463,38 @@ def _info_live(args):
     n = args.num_stats or DEFAULT_NUM_STATS
     interval = args.interval if args.interval is not None else 1.0
     _check_ring(n, 1, "ask for fewer --num-stats")
-    with _sampler(args, containers=[args.name], history=n) as s:
+    name = resolve_name(args)
+    with _sampler(args, containers=[name], history=n) as s:
         start = time.monotonic()
         for k in range(n):
             _sleep_until(start + k * interval)
             s.sample()
-        return s.container_info(args.name, v1.ContainerInfoRequest(num_stats=n))
+        return s.container_info(name, v1.ContainerInfoRequest(num_stats=n))
+
+
+def resolve_name(args) -> str:
+    """NAME as a cgroup name: as is if it starts with "/" or names a cgroup,
+    else a runtime alias (a container's name, full id or unique id prefix, or a
+    systemd unit), resolved against the runtimes of --runtime."""
+    from cgsampler import runtimes
+    name = args.name
+    if name.startswith("/"):
+        return name
+    h = hierarchy.detect(args.cgroup_root, args.proc_root)
+    names = hierarchy.walk(h)
+    if normalize_name(name) in names:
+        return normalize_name(name)
+    reg = runtimes.Registry(_runtimes(args), getattr(args, "env_allow", None) or ())
+    try:
+        for n in names:
+            reg.submit(n)
+        try:
+            return reg.find(name, names)
+        except errors.UnknownContainer as e:
+            down = "; ".join(f"{rt}: {why}" for rt, why in sorted(reg.errors.items()))
+            raise CliError(_message(e) + (f" (runtimes that did not answer: {down})" if down else "")) from None
+    finally:
+        reg.close()
 
 
 def info_from_recording(rec, name, num_stats=None):

@@ -12,6 +12,7 @@ import threading
 import numpy as np
 
 from cgsampler import errors, filesystems, hierarchy, schema, v1
+from cgsampler import runtimes as _runtimes
 from cgsampler.accelerators import Accelerators
 from cgsampler._native.sweep import KINDS, EMULATE_MEMORY_USAGE, COUNT_FDS, Engine
 from cgsampler._native.sockdiag import NetnsSocket
@@ -177,7 +178,8 @@ class Sampler:
 
     def __init__(self, containers=None, history=60, cgroup_root=None, proc_root="/proc", *,
                  sys_root="/sys", max_disk_entries=32, max_cpus=None, fd_budget=None, intervals=None,
-                 socket_interval=SOCKET_INTERVAL, max_interfaces=16, disable=(),
+                 socket_interval=SOCKET_INTERVAL, max_interfaces=16, disable=(), runtimes=None,
+                 env_allow=(), runtime_timeout=_runtimes.TIMEOUT_S,
                  accelerators="auto", nvml_library=None):
         if int(history) < 1:
             raise errors.InvalidOption(f"history must be at least 1 sample, got {history!r}")
@@ -257,6 +259,9 @@ class Sampler:
                 self._partitions = []
             self._fs = filesystems.fs_sampler(self._partitions, self._T,
                                               os.path.join(proc_root, "diskstats"))
+        # Runtime metadata (names, labels, image), looked up off the sweep by
+        # one background thread (cgsampler.runtimes).
+        self._rt = _runtimes.Registry(runtimes, env_allow, runtime_timeout)
         self._alloc(max(16, len(self._wanted or ())))
         self._closed = False
         # GPUs through NVML (cgsampler.accelerators): True, False, "auto", or a
@@ -334,6 +339,7 @@ class Sampler:
                 self._drop(c)
                 dropped.append(c.name)
         self._acc.refresh()
+        self._rt.retry()          # lookups that met a runtime that was down
         return added, dropped
 
     def _add(self, name):
@@ -355,6 +361,7 @@ class Sampler:
             self._free_cols.append(col)
             raise
         c = self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        self._rt.submit(name)
         self._attach_netns(c)
         self._attach_gpus(name)
         return True
@@ -453,6 +460,7 @@ class Sampler:
         self._stats[:, c.col] = 0
         self._free_cols.append(c.col)
         del self._containers[c.name]
+        self._rt.forget(c.name)
 
     def _collect_vanished(self):
         gone = self._engine.take_vanished()
@@ -601,9 +609,10 @@ class Sampler:
                                           "(call refresh() to pick up new cgroups)")
         return c
 
-    def spec(self, name) -> v1.ContainerSpec:
+    def spec(self, name, *, wait=True) -> v1.ContainerSpec:
         """The container's spec, re-read from its cgroup files (the last one read
-        if the cgroup has vanished)."""
+        if the cgroup has vanished), with its runtime's labels, envs, image and
+        creation time (`wait`: wait up to runtime_timeout for a pending lookup)."""
         c = self._get(name)
         if c.retired_at is None:
             try:
@@ -611,6 +620,9 @@ class Sampler:
             except FileNotFoundError:
                 pass
         spec = spec_to_v1(c.spec, self._meminfo_total())
+        meta = self._rt.metadata(c.name, wait=wait)
+        if meta is not None:
+            _runtimes.apply_spec(spec, meta)
         if c.netns is not None and c.name != "/":
             spec.has_network = True     # a namespace of its own (docs/compat.md: whose network)
         return spec
@@ -631,12 +643,15 @@ class Sampler:
         num_stats within [start, end]), oldest first."""
         if request is None:
             request = v1.default_container_info_request()
+        name = self.lookup(name)
+        self._rt.wait([name])         # a pending runtime lookup, outside the sweep lock
         with self._lock:
             return self._container_info(name, request)
 
     def _container_info(self, name, request):
         c = self._get(name)
-        spec = self.spec(c.name)
+        spec = self.spec(c.name, wait=False)
+        ref = self.reference(c.name)
         if c.retired_at is None:
             subs = hierarchy.subcontainers(self._h, c.name)
         else:
@@ -661,11 +676,55 @@ class Sampler:
         for i, st in zip(keep, stats):
             st.accelerators = self._acc.stats(rows[i], c.name)
         return v1.ContainerInfo(
+            id=ref.id,
             name=c.name,
+            aliases=ref.aliases,
+            namespace=ref.namespace,
             subcontainers=[v1.ContainerReference(name=s) for s in subs],
             spec=spec,
             stats=stats,
         )
+
+    # --- runtimes ----------------------------------------------------------------------
+
+    def lookup(self, name) -> str:
+        """The cgroup name of a container: a tracked cgroup name (or any name
+        starting with "/") as is; else a runtime alias (docker/podman/cri-o name,
+        full id), a systemd unit, or a unique prefix of one (cAdvisor's
+        /api/v1.3/docker/<alias> rule). UnknownContainer if none or several."""
+        self._check_open()
+        key = _normalize(name)
+        if key in self._containers or name.startswith("/"):
+            return key
+        return self._rt.find(name, list(self._containers))
+
+    def metadata(self, name, wait=True):
+        """The container's runtimes.Metadata (runtime, id, name, aliases,
+        namespace, labels, envs, image, created, pid), or None for a raw cgroup
+        or one whose runtime did not answer."""
+        return self._rt.metadata(self._get(name).name, wait=wait)
+
+    def reference(self, name, wait=False) -> v1.ContainerReference:
+        """The container's ContainerReference: raw (name only) unless a runtime
+        claimed it."""
+        key = self._get(name).name
+        meta = self._rt.metadata(key, wait=wait)
+        if meta is None:
+            return v1.ContainerReference(name=key)
+        return v1.ContainerReference(id=meta.id, name=key, aliases=list(meta.aliases) or None,
+                                     namespace=meta.namespace)
+
+    @property
+    def runtimes(self) -> dict:
+        """{runtime: endpoint} this sampler asks for metadata (None: naming only)."""
+        return dict(self._rt.endpoints)
+
+    @property
+    def runtime_errors(self) -> dict:
+        """{runtime: last error} for each runtime that failed (unreachable, timed
+        out, bad answer) and has not answered since; its containers are named raw
+        meanwhile and looked up again at the next refresh() after a back-off."""
+        return self._rt.errors
 
     def close(self):
         """Closes every kept file descriptor (after a sweep in progress ends)."""
@@ -686,6 +745,9 @@ class Sampler:
                 if acc is not None:
                     acc.close()
                 self._containers.clear()
+                rt = getattr(self, "_rt", None)
+                if rt is not None:
+                    rt.close()
                 self._closed = True
 
     def _check_open(self):
