@@ -216,7 +216,9 @@ class Rig:
 def make_sampler(names, groups, socket_interval):
     """A sampler of `names` collecting exactly `groups` (names of ALL)."""
     disable = tuple(g for g in ALL if g not in groups)
-    return Sampler(containers=names, history=8, socket_interval=socket_interval, disable=disable)
+    # schedstat and load from /proc default to once a second: measured here on every sweep.
+    return Sampler(containers=names, history=8, socket_interval=socket_interval, disable=disable,
+                   intervals={"schedstat": 0, "load": 0})
 
 
 class Floor:
