@@ -102,10 +102,18 @@ def pod(tmp_path_factory):
         _podman("rmi", "-f", IMAGE, check=False)
 
 
+def _cgroups(pod):
+    """The two containers' cgroup names (the Samplers here track only these, so
+    cgroups other tests make and remove meanwhile do not matter)."""
+    from cgsampler import hierarchy
+    ids = {ins["Id"] for ins in pod["inspect"].values()}
+    return [n for n in hierarchy.walk(hierarchy.detect()) if runtimes.classify(n).id in ids]
+
+
 @pytest.fixture(scope="module")
 def sampler(pod):
     from cgsampler.sampler import Sampler
-    with Sampler(history=8, runtimes={"podman": pod["sock"]}, env_allow=("CGS_",)) as s:
+    with Sampler(_cgroups(pod), history=8, runtimes={"podman": pod["sock"]}, env_allow=("CGS_",)) as s:
         yield s
 
 
@@ -197,7 +205,7 @@ def test_cli_info_by_container_name_prints_cadvisor_json(pod):
 
 def test_with_podmans_service_down_the_containers_are_still_sampled_raw(pod):
     from cgsampler.sampler import Sampler
-    with Sampler(history=2, runtimes={"podman": str(pod["tmp"] / "down.sock")}) as s:
+    with Sampler(_cgroups(pod), history=2, runtimes={"podman": str(pod["tmp"] / "down.sock")}) as s:
         s.sample()
         cg = next(n for n in s.names if runtimes.classify(n).id == pod["inspect"][BUSY]["Id"])
         info = s.container_info(cg, v1.ContainerInfoRequest(num_stats=1))
