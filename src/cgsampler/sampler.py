@@ -5,6 +5,7 @@ objects built from rows on request.
 """
 from __future__ import annotations
 
+import errno
 import os
 import resource
 import threading
@@ -387,6 +388,8 @@ class Sampler:
         except (OSError, TypeError):
             return None
         for pid in pids:
+            if not pid.isdigit():
+                continue                   # not a pid (a malformed file): the sweep counts it
             key = _netns_key(self._proc_root, int(pid))
             if key is not None and key != self._host_netns:
                 return int(pid), key
@@ -414,11 +417,14 @@ class Sampler:
             if not self._disabled >= {"tcp", "udp"}:
                 try:
                     sock = NetnsSocket(os.path.join(base, "ns", "net"))
-                except OSError:
+                except OSError as e:
+                    if e.errno in (errno.EMFILE, errno.ENFILE):
+                        return             # out of descriptors: tried again at the next refresh
                     sock = None            # no sock_diag here (or no CAP_SYS_ADMIN): the /proc tables
             try:
                 nid = self._engine.add_netns(
                     os.path.join(base, "net", "dev"), sock,
+                    [] if self._disabled >= {"tcp", "udp"} else     # no socket groups: no tables held
                     [os.path.join(base, "net", t) for t in ("tcp", "tcp6", "udp", "udp6")], self._I)
             except OSError:
                 return                     # the process left meanwhile: tried again at the next refresh
@@ -573,7 +579,7 @@ class Sampler:
         each sweep."""
         if self._closed:
             return 0
-        own = 1 + (self._taskstats is not None) + (self._fs is not None and self._fs.diskstats_errno == 0)
+        own = 1 + (self._taskstats is not None) + (self._fs is not None and self._fs.diskstats_open)
         return self._engine.kept_fds + own
 
     @property

@@ -6,7 +6,7 @@ import os
 
 cimport numpy as cnp
 import numpy as np
-from libc.errno cimport errno, EINTR, ENOMEM
+from libc.errno cimport errno, EINTR, ENOMEM, EFBIG
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memcpy, memset
@@ -37,6 +37,8 @@ cdef enum:
     FS_STATFS = 1
     FS_DISKSTATS = 2
     INITIAL_BUF = 16384
+    MAX_DISKSTATS_BYTES = 64 << 20   # 400,000 lines: past it the file is not diskstats (a fake
+                                     # root's /dev/zero would otherwise take every byte of memory)
 
 assert FS_STATFS == _FS_STATFS and FS_DISKSTATS == _FS_DISKSTATS
 
@@ -121,6 +123,11 @@ cdef class FsSampler:
         free(self.hint)
         free(self.buf)
 
+    @property
+    def diskstats_open(self):
+        """True while the diskstats fd is held (also after a failed read)."""
+        return self.fd >= 0
+
     def close(self):
         """Closes the diskstats fd; later samples have no disks."""
         self._enter()
@@ -140,11 +147,13 @@ cdef class FsSampler:
     cdef Py_ssize_t read_diskstats(self) noexcept nogil:
         """Bytes of the diskstats file into buf (grown to fit), or -errno.
         It is a seq_file of many records: one pread returns what fits, so read
-        on until the end (a pread that returns 0)."""
+        on until the end (a pread that returns 0); -EFBIG past 64 MiB."""
         cdef Py_ssize_t off = 0, r
         cdef char *grown
         while True:
             if off == self.bufcap:
+                if self.bufcap >= MAX_DISKSTATS_BYTES:
+                    return -EFBIG
                 grown = <char *>realloc(self.buf, self.bufcap * 2)
                 if grown == NULL:
                     return -ENOMEM

@@ -6,7 +6,7 @@ Interfaces come from <proc>/<pid>/net/dev of a process in the namespace (the
 kept fd reads that namespace even after the process exits). Socket states come
 from NETLINK_SOCK_DIAG where the kernel serves it (sockdiag.pyx: one hash walk
 instead of the /proc table's formatting), else from the /proc tables."""
-from libc.errno cimport errno, EINTR, ENOMEM
+from libc.errno cimport errno, EINTR, ENOMEM, EFBIG
 from libc.stdint cimport uint32_t, uint64_t
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset
@@ -56,8 +56,14 @@ cdef void netns_free(NetnsState *ns) noexcept nogil:
     free(ns)
 
 
+cdef enum:
+    MAX_NET_FILE = 64 << 20     # net/dev of 300,000 interfaces; a longer "file" (a fake root's
+                                # /dev/zero) fails with EFBIG instead of taking all memory
+
+
 cdef Py_ssize_t read_all(int fd, char **buf, Py_ssize_t *cap) noexcept nogil:
-    """The whole of a /proc seq_file (read until EOF, growing *buf); -errno on failure."""
+    """The whole of a /proc seq_file (read until EOF, growing *buf); -errno on
+    failure, -EFBIG past MAX_NET_FILE bytes."""
     cdef Py_ssize_t total = 0, n
     cdef char *grown
     while True:
@@ -70,6 +76,8 @@ cdef Py_ssize_t read_all(int fd, char **buf, Py_ssize_t *cap) noexcept nogil:
             return total
         total += n
         if total == cap[0]:
+            if cap[0] >= MAX_NET_FILE:
+                return -EFBIG
             grown = <char *>realloc(buf[0], cap[0] * 2)
             if grown == NULL:
                 return -ENOMEM

@@ -7,7 +7,7 @@ result goes) built from schema.py; nothing here knows file names. No Python
 object is touched between the start and the end of a sweep."""
 cimport cython
 from cpython.bytes cimport PyBytes_AsString
-from libc.errno cimport errno, EINTR, ENODEV, ENOENT, ESRCH, ENOMEM
+from libc.errno cimport errno, EINTR, ENODEV, ENOENT, ESRCH, ENOMEM, EMFILE, ENFILE
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, int64_t, INT64_MAX
 from libc.stdlib cimport malloc, calloc, realloc, free
 from libc.string cimport memset, memcpy, strlen
@@ -276,10 +276,18 @@ cdef class Engine:
             else:
                 for i, path in enumerate(table_paths[:4]):
                     tfds[i] = c_open(os.fsencode(path), O_RDONLY | O_CLOEXEC)
+                    if tfds[i] < 0 and (errno == EMFILE or errno == ENFILE):
+                        # Out of descriptors: no reader rather than one whose socket
+                        # tables fail for its whole life (the caller tries again later).
+                        e = errno
+                        raise OSError(e, os.strerror(e), path)
         except BaseException:
             close(dev_fd)
             if diag_fd >= 0:
                 close(diag_fd)
+            for i in range(4):
+                if tfds[i] >= 0:
+                    close(tfds[i])
             raise
         ns = netns_new(dev_fd, diag_fd, tfds, max_interfaces)
         if ns == NULL:
@@ -666,9 +674,13 @@ cdef class Engine:
         cdef int bits
         if due & CGS_NETWORK:
             valid |= CGS_NETWORK
-            if netns_read_dev(ns, self.sweep_no, &self.buf, &self.cap) != 0:
+            bits = netns_read_dev(ns, self.sweep_no, &self.buf, &self.cap)
+            if bits != 0:
                 failed[0] |= CGS_NETWORK
-                s.read_errors += 1
+                if bits == PARSE_MALFORMED:     # net/dev read but did not parse
+                    s.parse_errors += 1
+                else:
+                    s.read_errors += 1
             else:
                 fit = ns.iface_count if ns.iface_count < <uint64_t>self.NI else <uint64_t>self.NI
                 dst = self.iface_base + (t * self.N + s.col) * self.NI
@@ -726,8 +738,11 @@ cdef class Engine:
         for k in range(s.njobs):
             j = &s.jobs[k]
             j.was_read = 0
-            if j.groups & ~due:
-                continue                  # its interval has not passed: carried below
+            if not j.groups & due:
+                continue                  # no group of it is due: carried below
+            # A file shared by groups (v2 cpu.stat: cpu and cfs) is read when any of
+            # them is due, and all of them are fresh: the slower group is refreshed
+            # for free rather than the faster one frozen at the slower cadence.
             valid |= j.groups
             if j.kind == K_TASKSTATS or j.kind == K_THREADS:
                 rc = self._load(j, s, row, now_mono, &err)
@@ -837,8 +852,7 @@ cdef class Engine:
                         s.next_due[g] = INT64_MAX       # "never again" without overflowing
                     else:
                         s.next_due[g] = now_mono + self._interval(s, g)
-        # Groups not read this sweep (not due, or sharing a file with a group
-        # that is not) keep their previous values.
+        # Groups not read this sweep (not due) keep their previous values.
         carried = prev.valid & ~valid & ~off
         if carried:
             self._carry(row, &prev, carried, t, prev_t, s.col)
