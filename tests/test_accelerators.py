@@ -13,13 +13,15 @@ import time
 
 import pytest
 
+import cgsampler
+
 from cgsampler import accelerators
 from cgsampler._native import nvml
 from cgsampler.accelerators import cgroup_of, device_minors
 from cgsampler.sampler import Sampler
 from test_nvml import REAL_LIBRARY, TWO_GPUS, fake_libs, make_fake, real, real_library  # noqa: F401  (fake_libs: fixture)
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__)))   # the package under test (installed, or src/)
 GIB = 1 << 30
 H200 = {"make": "nvidia", "model": "NVIDIA H200", "id": "GPU-0b9f3c2e-1111-2222-3333-444455556666",
         "memory_total": 150754820096, "memory_used": 81604378624, "duty_cycle": 37}

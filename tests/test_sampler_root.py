@@ -8,10 +8,12 @@ import sys
 
 import pytest
 
-from cgsampler import Sampler, filesystems
+import cgsampler
+
+from cgsampler import Sampler, filesystems, v1
 from cgsampler._native.diskstats import parse_diskstats
 
-SRC = os.path.join(os.path.dirname(__file__), "..", "src")
+SRC = os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__)))   # the package under test (installed, or src/)
 
 
 def root_partition():
@@ -71,3 +73,25 @@ def test_disable_filesystem_leaves_the_root_without_filesystems():
         s.sample()
         [st] = s.container_info("/").stats
     assert st.filesystem is None
+
+
+def test_refresh_picks_up_a_new_mount_and_drops_an_unmounted_one(tmp_path):
+    import subprocess as sp
+    mnt = tmp_path / "mnt"
+    mnt.mkdir()
+    with Sampler(containers=["/"], history=2) as s:
+        assert str(mnt) not in [p.mountpoint for p in s._partitions]
+        if sp.run(["mount", "-t", "tmpfs", "-o", "size=1m", "cgs-test", str(mnt)]).returncode != 0:
+            pytest.skip("cannot mount a tmpfs here")
+        try:
+            s.refresh()
+            s.sample()
+            [st] = s.container_info("/", v1.ContainerInfoRequest(num_stats=1)).stats
+            got = {f.device: f for f in st.filesystem}[str(mnt)]
+            assert got.capacity == 1 << 20
+        finally:
+            sp.run(["umount", str(mnt)], check=True)
+        s.refresh()
+        s.sample()
+        [st] = s.container_info("/", v1.ContainerInfoRequest(num_stats=1)).stats
+        assert str(mnt) not in {f.device for f in st.filesystem}

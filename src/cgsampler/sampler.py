@@ -254,12 +254,7 @@ class Sampler:
         # sampled with every sweep into a ring of their own; shown on "/".
         self._partitions, self._fs = [], None
         if "filesystem" not in self._disabled:
-            try:
-                self._partitions = filesystems.partitions(proc_root=proc_root)
-            except (OSError, errors.MalformedFile):
-                self._partitions = []
-            self._fs = filesystems.fs_sampler(self._partitions, self._T,
-                                              os.path.join(proc_root, "diskstats"))
+            self._update_filesystems()
         # Runtime metadata (names, labels, image), looked up off the sweep by
         # one background thread (cgsampler.runtimes).
         self._rt = _runtimes.Registry(runtimes, env_allow, runtime_timeout)
@@ -316,9 +311,27 @@ class Sampler:
         with self._lock:
             return self._refresh()
 
+    def _update_filesystems(self):
+        """(Re)reads the partition table of "/" from mountinfo; a changed table
+        (a mount or unmount since) gets a new filesystem ring, so a gone mount
+        point is never statfs'ed as its parent directory's filesystem. The
+        samples before the change then have no filesystems."""
+        try:
+            parts = filesystems.partitions(proc_root=self._proc_root)
+        except (OSError, errors.MalformedFile):
+            parts = []
+        if self._fs is not None and parts == self._partitions:
+            return
+        fs = filesystems.fs_sampler(parts, self._T, os.path.join(self._proc_root, "diskstats"))
+        if self._fs is not None:
+            self._fs.close()
+        self._fs, self._partitions = fs, parts
+
     def _refresh(self):
         self._check_open()
         self._collect_vanished()
+        if self._fs is not None:
+            self._update_filesystems()
         present = hierarchy.walk(self._h)
         if self._wanted is not None:
             wanted = set(self._wanted)

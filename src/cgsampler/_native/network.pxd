@@ -8,6 +8,7 @@ cdef struct NetnsState:
     int dev_fd                  # <proc>/<pid>/net/dev, kept open (it pins the namespace)
     int diag_fd                 # a NETLINK_SOCK_DIAG socket made inside the namespace, or -1 ...
     int table_fds[4]            # ... then <proc>/<pid>/net/{tcp,tcp6,udp,udp6}, kept open
+                                # (TABLE_ABSENT: the file does not exist, a kernel without IPv6)
     uint32_t seq
     int no_tcp46
     int dev_err                 # last result of each read: 0, -errno, or a parse error
@@ -23,6 +24,9 @@ cdef struct NetnsState:
     int sock_valid              # SOCKDIAG_VALID_* of the tables read
     SockCounts socks
     char *diag_buf
+
+cdef enum:
+    TABLE_ABSENT = -2
 
 cdef NetnsState *netns_new(int dev_fd, int diag_fd, int *table_fds, uint64_t iface_cap) noexcept nogil
 cdef void netns_free(NetnsState *ns) noexcept nogil

@@ -132,7 +132,12 @@ cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, int tables, char **b
     bits[0], bits[1], bits[2], bits[3] = (SOCKDIAG_VALID_TCP, SOCKDIAG_VALID_TCP6,
                                           SOCKDIAG_VALID_UDP, SOCKDIAG_VALID_UDP6)
     for i in range(4):
-        if ns.table_fds[i] < 0 or not want & bits[i]:
+        if not want & bits[i]:
+            continue
+        if ns.table_fds[i] == TABLE_ABSENT:
+            ns.sock_valid |= bits[i]         # no IPv6 in this kernel: no such sockets (counts stay 0)
+            continue
+        if ns.table_fds[i] < 0:
             continue
         n = read_all(ns.table_fds[i], buf, cap)
         if n < 0:

@@ -35,7 +35,7 @@ from cgsampler._native.procnet cimport NetDevIface
 from cgsampler._native.procpid cimport Schedstat
 from cgsampler._native.processes cimport (PidList, SchedCache, pid_list, count_fds, schedstat_sum,
                                           sched_cache_free)
-from cgsampler._native.network cimport (NetnsState, netns_new, netns_free, netns_read_dev,
+from cgsampler._native.network cimport (NetnsState, TABLE_ABSENT, netns_new, netns_free, netns_read_dev,
                                         netns_read_sockets)
 from cgsampler._native.sockdiag cimport (SOCKDIAG_VALID_TCP, SOCKDIAG_VALID_TCP6, SOCKDIAG_VALID_UDP,
                                          SOCKDIAG_VALID_UDP6)
@@ -276,7 +276,9 @@ cdef class Engine:
             else:
                 for i, path in enumerate(table_paths[:4]):
                     tfds[i] = c_open(os.fsencode(path), O_RDONLY | O_CLOEXEC)
-                    if tfds[i] < 0 and (errno == EMFILE or errno == ENFILE):
+                    if tfds[i] < 0 and i % 2 == 1 and errno == ENOENT:
+                        tfds[i] = TABLE_ABSENT     # tcp6 / udp6 of a kernel without IPv6: no sockets
+                    elif tfds[i] < 0 and (errno == EMFILE or errno == ENFILE):
                         # Out of descriptors: no reader rather than one whose socket
                         # tables fail for its whole life (the caller tries again later).
                         e = errno
