@@ -355,48 +355,31 @@ cdef int sockdiag_sample(int fd, char *buf, size_t cap, uint32_t *seq, int *no_t
     remembered in *no_tcp46), UDP and UDP6 in a dump each. Returns the
     SOCKDIAG_VALID_* bits of the tables read; *err is the last failing dump's
     result."""
-    cdef int valid = 0, rc
-    if tables & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6):
-        valid = sample_tcp46(fd, buf, cap, seq, no_tcp46, err, out)
-    if not tables & (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6):
-        return valid
-    seq[0] += 1
-    rc = sockdiag_udp(fd, AF_INET, buf, cap, seq[0], &out.udp)
-    if rc == SOCKDIAG_OK:
-        valid |= SOCKDIAG_VALID_UDP
-    else:
-        err[0] = rc
-    seq[0] += 1
-    rc = sockdiag_udp(fd, AF_INET6, buf, cap, seq[0], &out.udp6)
-    if rc == SOCKDIAG_OK:
-        valid |= SOCKDIAG_VALID_UDP6
-    else:
-        err[0] = rc
-    return valid
-
-
-cdef int sample_tcp46(int fd, char *buf, size_t cap, uint32_t *seq, int *no_tcp46, int *err,
-                      SockCounts *out) noexcept nogil:
-    cdef int valid = 0, rc
-    if not no_tcp46[0]:
+    cdef int valid = 0, rc, v6
+    cdef uint8_t family
+    if tables & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6) and not no_tcp46[0]:
         seq[0] += 1
-        rc = sockdiag_tcp46(fd, buf, cap, seq[0], &out.tcp, &out.tcp6)
-        if rc == SOCKDIAG_OK:
+        if sockdiag_tcp46(fd, buf, cap, seq[0], &out.tcp, &out.tcp6) == SOCKDIAG_OK:
             valid |= SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6
-    if not (valid & SOCKDIAG_VALID_TCP):
-        seq[0] += 1
-        rc = sockdiag_tcp(fd, AF_INET, buf, cap, seq[0], &out.tcp)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_TCP
-            no_tcp46[0] = 1        # per family works where the one-walk request did not
-        else:
-            err[0] = rc
-        seq[0] += 1
-        rc = sockdiag_tcp(fd, AF_INET6, buf, cap, seq[0], &out.tcp6)
-        if rc == SOCKDIAG_OK:
-            valid |= SOCKDIAG_VALID_TCP6
-        else:
-            err[0] = rc
+    for v6 in range(2):
+        family = AF_INET6 if v6 else AF_INET
+        if tables & (SOCKDIAG_VALID_TCP | SOCKDIAG_VALID_TCP6) and not valid & SOCKDIAG_VALID_TCP6:
+            seq[0] += 1
+            rc = sockdiag_tcp(fd, family, buf, cap, seq[0], &out.tcp6 if v6 else &out.tcp)
+            if rc != SOCKDIAG_OK:
+                err[0] = rc
+            elif v6:
+                valid |= SOCKDIAG_VALID_TCP6
+            else:
+                valid |= SOCKDIAG_VALID_TCP
+                no_tcp46[0] = 1    # per family works where the one-walk request did not
+        if tables & (SOCKDIAG_VALID_UDP | SOCKDIAG_VALID_UDP6):
+            seq[0] += 1
+            rc = sockdiag_udp(fd, family, buf, cap, seq[0], &out.udp6 if v6 else &out.udp)
+            if rc != SOCKDIAG_OK:
+                err[0] = rc
+            else:
+                valid |= SOCKDIAG_VALID_UDP6 if v6 else SOCKDIAG_VALID_UDP
     return valid
 
 

@@ -124,6 +124,18 @@ cdef inline int vanished_errno(int e) noexcept nogil:
     return e == ENODEV or e == ENOENT or e == ESRCH
 
 
+cdef inline void read_error(Slot *s, int k, int err) noexcept nogil:
+    s.read_errors += 1
+    s.last_errno = err
+    s.last_job = k
+
+
+cdef inline void parse_error(Slot *s, int k) noexcept nogil:
+    s.parse_errors += 1
+    s.last_errno = 0
+    s.last_job = k
+
+
 @cython.final
 cdef class Engine:
     cdef Slot *slots
@@ -713,6 +725,14 @@ cdef class Engine:
                     s.read_errors += 1
         return valid
 
+    cdef int _vanish(self, Slot *s, cgs_row *row) noexcept nogil:
+        """The container's cgroup is gone: retire the slot, close its fds, leave
+        its row empty. Returns 1 (what _sweep_slot returns for it)."""
+        s.state = SLOT_VANISHED
+        self._close_fds(s)
+        memset(row, 0, sizeof(cgs_row))
+        return 1
+
     cdef int _sweep_slot(self, Slot *s, Py_ssize_t t, int64_t now_mono) noexcept nogil:
         """Samples one container into row t. Returns 1 if it vanished."""
         cdef Py_ssize_t prev_t = t - 1 if t > 0 else self.T - 1
@@ -748,20 +768,13 @@ cdef class Engine:
             valid |= j.groups
             if j.kind == K_TASKSTATS or j.kind == K_THREADS:
                 rc = self._load(j, s, row, now_mono, &err)
+                if rc == -1 and vanished_errno(err) and j.kind == K_THREADS:
+                    return self._vanish(s, row)
                 if rc == -1:
-                    if vanished_errno(err) and j.kind == K_THREADS:
-                        s.state = SLOT_VANISHED
-                        self._close_fds(s)
-                        memset(row, 0, sizeof(cgs_row))
-                        return 1
-                    s.read_errors += 1
-                    s.last_errno = err
-                    s.last_job = k
+                    read_error(s, k, err)
                     failed |= j.groups
                 elif rc != PARSE_OK:
-                    s.parse_errors += 1
-                    s.last_errno = 0
-                    s.last_job = k
+                    parse_error(s, k)
                     failed |= j.groups
                 continue
             if j.kind == K_BLKIO:
@@ -772,13 +785,8 @@ cdef class Engine:
             n = self._read(j, &err)
             if n < 0:
                 if vanished_errno(err):
-                    s.state = SLOT_VANISHED
-                    self._close_fds(s)
-                    memset(row, 0, sizeof(cgs_row))
-                    return 1
-                s.read_errors += 1
-                s.last_errno = err
-                s.last_job = k
+                    return self._vanish(s, row)
+                read_error(s, k, err)
                 failed |= j.groups
                 continue
             rc = PARSE_OK
@@ -795,9 +803,7 @@ cdef class Engine:
             elif j.kind == K_SCHEDSTAT:
                 rc = self._per_process(j, s, row, n)
                 if rc < 0 and rc != PARSE_MALFORMED:
-                    s.read_errors += 1
-                    s.last_errno = -rc
-                    s.last_job = k
+                    read_error(s, k, -rc)
                     failed |= j.groups
                     continue
             elif j.kind == K_PERCPU:
@@ -821,9 +827,7 @@ cdef class Engine:
                 else:
                     rc = blkio_rwstat(self.buf, n, j.blist, &sink)
             if rc != PARSE_OK:
-                s.parse_errors += 1
-                s.last_errno = 0
-                s.last_job = k
+                parse_error(s, k)
                 failed |= j.groups
         clock_gettime(CLOCK_REALTIME, &ts)
         row.timestamp_ns = <int64_t>ts.tv_sec * 1000000000 + ts.tv_nsec
