@@ -216,3 +216,57 @@ def test_frozen_workload_counters_are_static(v1_cgroup):
         a, b = s.stats[0][0], s.stats[1][0]
     for field in ("cpu_usage_total", "cpu_user", "cpu_system", "memory_rss", "process_count"):
         assert a[field] == b[field], field
+
+
+def test_out_of_descriptors_leaves_containers_out_until_a_refresh_with_descriptors_back(v1_cgroup):
+    """EMFILE while containers are added is not an error of the whole sampler:
+    the containers it hits are listed in `skipped` and added by a later
+    refresh() once descriptors are back. (Tried with fewer and fewer free
+    descriptors until some containers are left out.)"""
+    import json
+    import subprocess
+    import sys
+    import textwrap
+    import cgsampler
+    code = textwrap.dedent(f"""
+        import json, os, resource
+        from cgsampler import Sampler
+        base = len(os.listdir("/proc/self/fd"))
+        resource.setrlimit(resource.RLIMIT_NOFILE, (base + 400, base + 400))
+        out = None
+        for free in range(60, 2, -1):
+            filler = []
+            try:
+                while True:
+                    filler.append(os.open("/dev/null", os.O_RDONLY))
+            except OSError:
+                pass
+            for fd in filler[len(filler) - free:]:
+                os.close(fd)
+            del filler[len(filler) - free:]
+            try:
+                s = Sampler(history=2, fd_budget=100000)     # keep every file open: descriptors run out
+            except Exception as e:
+                for fd in filler:
+                    os.close(fd)
+                continue
+            skipped = sorted(s.skipped)
+            for fd in filler:
+                os.close(fd)
+            if not skipped:
+                s.close()
+                continue
+            s.refresh()
+            s.sample()
+            out = {{"free": free, "skipped_first": skipped, "added_late": {v1_cgroup.name!r} in s.names,
+                   "all_back": all(n in s.names for n in skipped), "skipped_after": s.skipped}}
+            s.close()
+            break
+        print(json.dumps(out))
+    """)
+    env = dict(os.environ, PYTHONPATH=os.path.dirname(os.path.dirname(os.path.abspath(cgsampler.__file__))))
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert r.returncode == 0, r.stderr
+    out = json.loads(r.stdout)
+    assert out is not None, "no descriptor count left containers out"
+    assert out["skipped_first"] and out["all_back"] and out["added_late"] and out["skipped_after"] == {}, out

@@ -246,6 +246,9 @@ class Sampler:
             intervals.setdefault("load", PROC_LOAD_INTERVAL)
         self._engine.set_intervals(_intervals_ns(intervals))
         self._containers: dict[str, _Container] = {}
+        # Cgroups found but not added, with why (out of file descriptors); tried
+        # again at every refresh().
+        self.skipped: dict[str, str] = {}
         self._free_cols: list[int] = []
         self._t = 0          # next row of the ring
         self._count = 0      # sweeps done
@@ -268,6 +271,12 @@ class Sampler:
         self.refresh()
         if self._wanted is not None:
             missing = [c for c in self._wanted if c not in self._containers]
+            if missing and missing[0] in self.skipped:
+                reason = self.skipped[missing[0]]
+                self.close()
+                raise errors.CgsamplerError(
+                    f"cannot open the files of {missing[0]!r} ({reason}); raise the open-file limit "
+                    "(ulimit -n) or pass a smaller fd_budget")
             if missing:
                 self.close()
                 raise errors.UnknownContainer(
@@ -358,6 +367,17 @@ class Sampler:
 
     def _add(self, name):
         try:
+            return self._add_slot(name)
+        except OSError as e:
+            if e.errno not in (errno.EMFILE, errno.ENFILE):
+                raise
+            # Out of descriptors (the process's limit, or the system's): this
+            # container is left out now and tried again at the next refresh().
+            self.skipped[name] = str(e)
+            return False
+
+    def _add_slot(self, name):
+        try:
             jobs, uncollectable, flags = _jobs(self._h, name, self._disabled, self._taskstats is not None)
             spec = hierarchy.read_spec(self._h, name, self._proc_root, sys_root=self._sys_root)
         except FileNotFoundError:
@@ -375,6 +395,7 @@ class Sampler:
             self._free_cols.append(col)
             raise
         c = self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        self.skipped.pop(name, None)
         self._rt.submit(name)
         self._attach_netns(c)
         self._attach_gpus(name)
