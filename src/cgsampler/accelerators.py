@@ -309,8 +309,10 @@ class Accelerators:
         for (row, pid), mem in seen.items():
             if pid not in cgroups:
                 try:
-                    with open(os.path.join(self._proc_root, str(pid), "cgroup")) as f:
-                        cgroups[pid] = cgroup_of(f.read(), self._version)
+                    # bytes, decoded as cgroup directory names are (a cgroup name
+                    # may be any bytes: strict UTF-8 would raise out of the sweep)
+                    with open(os.path.join(self._proc_root, str(pid), "cgroup"), "rb") as f:
+                        cgroups[pid] = cgroup_of(os.fsdecode(f.read()), self._version)
                 except OSError:
                     cgroups[pid] = None     # exited, or another pid namespace's
             name = cgroups[pid]

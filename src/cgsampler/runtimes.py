@@ -173,15 +173,16 @@ def apply_spec(spec, meta: Metadata):
     return spec
 
 
-def parse_docker(doc: dict, namespace: str = "docker", env_allow=()) -> Metadata | None:
+def parse_docker(doc: dict, namespace: str = "docker", env_allow=(), cid=None) -> Metadata | None:
     """A Docker Engine API ``ContainerInspectResponse`` (docker's, or podman's
     compatible one) -> Metadata; None unless the container is running (cAdvisor
-    names a stopped container's cgroup raw)."""
+    names a stopped container's cgroup raw). `cid`: the id the cgroup name gives,
+    which cAdvisor uses as the reference's id (default: the answer's ``Id``)."""
     state = doc.get("State") or {}
     if not state.get("Running"):
         return None
     cfg = doc.get("Config") or {}
-    cid = str(doc.get("Id") or "")
+    cid = str(doc.get("Id") or "") if cid is None else cid
     name = str(doc.get("Name") or "").lstrip("/")
     labels = {str(k): str(v) for k, v in (cfg.get("Labels") or {}).items()}
     restarts = doc.get("RestartCount") or 0
@@ -252,13 +253,38 @@ class RuntimeDown(OSError):
     """A runtime that cannot be reached or answers nonsense."""
 
 
+class _DeadlineSocket(socket.socket):
+    """A socket whose every call gives up at one deadline, so the timeout bounds
+    the whole request: a runtime that trickles its answer a byte at a time
+    would otherwise hold the lookup thread for as long as it likes."""
+
+    def _left(self):
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            raise socket.timeout("timed out")
+        self.settimeout(left)
+
+    def recv_into(self, *args):
+        self._left()
+        return super().recv_into(*args)
+
+    def recv(self, *args):
+        self._left()
+        return super().recv(*args)
+
+    def sendall(self, *args):
+        self._left()
+        return super().sendall(*args)
+
+
 class _UnixHTTPConnection(http.client.HTTPConnection):
     def __init__(self, path, timeout):
         super().__init__("localhost", timeout=timeout)
         self._path = path
 
     def connect(self):
-        s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s = _DeadlineSocket(socket.AF_UNIX, socket.SOCK_STREAM)
+        s.deadline = time.monotonic() + self.timeout
         s.settimeout(self.timeout)
         try:
             s.connect(self._path)
@@ -288,7 +314,7 @@ def http_get_json(sock_path: str, path: str, timeout: float = TIMEOUT_S):
         raise RuntimeDown(f"{sock_path}: answer to {path} over {MAX_BODY} bytes")
     try:
         return status, json.loads(body)
-    except ValueError:
+    except (ValueError, RecursionError):     # RecursionError: nested too deep to decode
         raise RuntimeDown(f"{sock_path}: HTTP {status} to {path} is not JSON") from None
 
 
@@ -309,7 +335,7 @@ class DockerAPI:
             return None
         if status != 200 or not isinstance(doc, dict):
             raise RuntimeDown(f"{self.endpoint}: HTTP {status} to /containers/{cid[:12]}/json")
-        return parse_docker(doc, self.namespace, self.env_allow)
+        return parse_docker(doc, self.namespace, self.env_allow, cid)
 
 
 class CrioAPI:
@@ -533,6 +559,8 @@ class Registry:
                 failed = True
                 continue
             except Exception as ex:          # a malformed answer must not end the thread
+                # ... nor be asked again at every retry(): back off as for a runtime that is down
+                self._down_until[rt] = time.monotonic() + DOWN_RETRY_S
                 self._errors[rt] = f"{type(ex).__name__}: {ex}"
                 failed = True
                 continue
@@ -580,7 +608,15 @@ class Registry:
         runtime's name for it, its full id, a systemd unit, else a unique prefix of one (cAdvisor's docker
         endpoint rule). UnknownContainer if none or several match."""
         names = list(names)
-        self.wait(names)
+        # Wait while the lookups make progress: the timeout bounds one request,
+        # and hundreds of containers queued at once take longer than one.
+        left = None
+        while not self.wait(names):
+            with self._cond:
+                pending = sum(1 for n in names if n in self._entries and self._entries[n].pending)
+            if self._closed or (left is not None and pending >= left):
+                break
+            left = pending
         with self._cond:
             known = [(n, self._entries[n]) for n in names if n in self._entries]
         def keys(n, e):

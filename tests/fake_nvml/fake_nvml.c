@@ -12,6 +12,7 @@
  *   init_hang_ms 3000            nvmlInit_v2 sleeps this long first
  *   count_error 15               nvmlDeviceGetCount_v2 returns this code
  *   0.name NVIDIA H200           (rest of the line)
+ *   0.name_unterminated 1        nvmlDeviceGetName fills the whole buffer, no NUL
  *   0.uuid GPU-...
  *   0.minor 3
  *   0.memory_total / 0.memory_used / 0.memory_reserved   bytes (v2 view; the
@@ -39,7 +40,7 @@ enum {
     E_VERSION = 25, E_UNKNOWN = 999,
 };
 
-#define MAXDEV 32
+#define MAXDEV 320                /* "count" above this is cut to it */
 #define MAXPROC 512
 
 typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
@@ -47,6 +48,7 @@ typedef struct { unsigned int pid; unsigned long long mem; } proc_t;
 typedef struct fake_dev {
     int used;
     char name[128];
+    int name_unterminated;
     char uuid[128];
     unsigned int minor;
     int has_minor;
@@ -96,7 +98,7 @@ int fake_nvml_reload(void) {
         *sp = '\0';
         char *key = line, *val = sp + 1;
         unsigned long long v = strtoull(val, NULL, 0);
-        if (!strcmp(key, "count")) { count = (unsigned)v; continue; }
+        if (!strcmp(key, "count")) { count = v > MAXDEV ? MAXDEV : (unsigned)v; continue; }
         if (!strcmp(key, "init_error")) { init_error = (ret_t)v; continue; }
         if (!strcmp(key, "init_hang_ms")) { init_hang_ms = (long)v; continue; }
         if (!strcmp(key, "count_error")) { count_error = (ret_t)v; continue; }
@@ -108,6 +110,7 @@ int fake_nvml_reload(void) {
         d->used = 1;
         const char *k = dot + 1;
         if (!strcmp(k, "name")) snprintf(d->name, sizeof(d->name), "%s", val);
+        else if (!strcmp(k, "name_unterminated")) d->name_unterminated = (int)v;
         else if (!strcmp(k, "uuid")) snprintf(d->uuid, sizeof(d->uuid), "%s", val);
         else if (!strcmp(k, "minor")) { d->minor = (unsigned)v; d->has_minor = 1; }
         else if (!strcmp(k, "memory_total")) d->total = v;
@@ -231,6 +234,7 @@ static ret_t copy_str(const char *s, char *buf, unsigned int len) {
 ret_t nvmlDeviceGetName(void *h, char *buf, unsigned int len) {
     ret_t r; fake_dev *d = dev_of(h, &r); if (!d) return r;
     if (d->err_name) return d->err_name;
+    if (d->name_unterminated && buf != NULL) { memset(buf, 'N', len); return OK; }
     return copy_str(d->name, buf, len);
 }
 
