@@ -310,7 +310,7 @@ def test_record_writes_the_raw_arrays_names_specs_and_a_summary_line(host, capsy
     assert " samples of 3 containers at " in out and str(path) in out
     assert not os.path.exists(str(path) + ".part")
     with np.load(path, allow_pickle=False) as z:
-        assert str(z["format"]) == "cgsampler-recording" and int(z["format_version"]) == 1
+        assert str(z["format"]) == "cgsampler-recording" and int(z["format_version"]) == 2
         assert list(z["names"]) == ["/", "/app", "/app/web"]
         stats = z["stats"]
         assert stats.dtype == schema.STATS_DTYPE and stats.shape[1] == 3
@@ -345,6 +345,41 @@ def test_info_from_a_recording_matches_live_info_except_the_samples(host, capsys
     for st in (recorded["stats"][0], live["stats"][0]):
         del st["timestamp"]
     assert recorded == live
+
+
+def test_a_recording_of_this_hosts_root_keeps_its_interfaces_and_filesystems(capsys, tmp_path):
+    """What `info /` shows live, `info --from` shows from a recording: the
+    interfaces of the root's namespace and the filesystems of "/"."""
+    path = tmp_path / "rec.npz"
+    status, _, err = run_main(capsys, "record", "--hz", 20, "--duration", 0.1, "--containers", "/",
+                              "--output", path)
+    assert (status, err) == (0, "")
+    with np.load(path, allow_pickle=False) as z:
+        stats, nets, fs = z["stats"], z["interfaces"], z["filesystems"]
+        parts = json.loads(str(z["partitions"]))
+    assert fs.shape == (stats.shape[0], len(parts)) and "/" in [p[1] for p in parts]
+    status, out, _ = run_main(capsys, "info", "--from", path, "/", "--num-stats", 1)
+    [st] = json.loads(out)["stats"]
+    last = stats[-1, 0]
+    assert len(st["network"].get("interfaces", [])) == int(last["network_iface_count"])
+    if last["network_iface_count"]:
+        assert st["network"]["name"] == nets[-1, 0, 0]["name"].decode()
+        assert st["network"]["rx_bytes"] == int(nets[-1, 0, 0]["rx_bytes"])
+    root = [p for p in parts if p[1] == "/"][0]
+    by_device = {f["device"]: f for f in st["filesystem"]}
+    assert by_device[root[0]]["capacity"] == int(fs[-1][[p[1] for p in parts].index("/")]["capacity"]) > 0
+
+
+def test_a_version_1_recording_without_interfaces_and_filesystems_still_reads(host, capsys, tmp_path):
+    path, _ = record(host, capsys, tmp_path)
+    with np.load(path, allow_pickle=False) as z:
+        old = {k: z[k] for k in z.files if k not in ("interfaces", "filesystems", "partitions")}
+    old["format_version"] = np.array(1)
+    v1_path = tmp_path / "v1.npz"
+    np.savez_compressed(v1_path, **old)
+    _, new_out, _ = run_main(capsys, "info", "--from", path, "/app")
+    status, old_out, err = run_main(capsys, "info", "--from", v1_path, "/app")
+    assert (status, err) == (0, "") and json.loads(old_out) == json.loads(new_out)
 
 
 def test_record_skips_deadlines_it_cannot_meet_and_reports_them(host, capsys, tmp_path, monkeypatch):

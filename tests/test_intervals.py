@@ -132,3 +132,18 @@ def test_memory_stat_read_every_tenth_of_a_second_on_a_real_cgroup(v1_cgroup):
     ts = st["group_timestamp_ns"][:, BIT["memory"]]
     assert (ts[~fresh_memory] < carried["timestamp_ns"]).all()
     assert (ts[fresh_memory] == st["timestamp_ns"][fresh_memory]).all()
+
+
+def test_socket_interval_none_leaves_the_socket_groups_that_intervals_names(tmp_path):
+    root, proc = v2_tree(tmp_path)
+    with sampler(root, proc, socket_interval=None, intervals={"tcp": 0.5}) as s:
+        assert "tcp" not in s._disabled and "udp" in s._disabled
+    with sampler(root, proc, socket_interval=None) as s:
+        assert {"tcp", "udp"} <= s._disabled
+
+
+@pytest.mark.parametrize("bad", [-5, "5", float("nan"), True])
+def test_a_bad_socket_interval_names_the_option_and_the_off_switch(tmp_path, bad):
+    root, proc = v2_tree(tmp_path)
+    with pytest.raises(errors.InvalidOption, match="socket_interval .* None to turn the socket tables off"):
+        sampler(root, proc, socket_interval=bad)

@@ -11,10 +11,13 @@ Global options (before or after the command): --cgroup-root DIR, --proc-root DIR
 stderr and exits 1 (2 for a usage error); Ctrl-C ends `top` with status 0.
 
 A recording (``record``) is an .npz readable with ``np.load(allow_pickle=False)``:
-``format`` ("cgsampler-recording"), ``format_version`` (1); ``stats`` [samples,
-containers] of schema.STATS_DTYPE, ``percpu`` [samples, containers, cpus] and
-``disk`` [samples, containers, entries] of DISK_ENTRY_DTYPE (trimmed to the widest
-filled row); ``names``, ``specs`` (v1.ContainerSpec JSON) and ``subcontainers``
+``format`` ("cgsampler-recording"), ``format_version`` (2); ``stats`` [samples,
+containers] of schema.STATS_DTYPE, ``percpu`` [samples, containers, cpus],
+``disk`` [samples, containers, entries] of DISK_ENTRY_DTYPE and ``interfaces``
+[samples, containers, interfaces] of IFACE_DTYPE (each trimmed to the widest
+filled row); ``filesystems`` [samples, partitions] of filesystems.FS_DTYPE (the
+filesystems of "/") with ``partitions`` (JSON list of [device, mountpoint,
+fstype, major, minor]); ``names``, ``specs`` (v1.ContainerSpec JSON) and ``subcontainers``
 (JSON lists) per container; ``devices`` [k, 2] (major, minor) with ``device_names``;
 ``hz``, ``missed`` (deadlines skipped) and ``cgroup_version``. A container seen
 only part of the time has ``valid`` == 0 in the other rows.
@@ -39,7 +42,7 @@ from cgsampler import __version__, errors, hierarchy, schema
 PROG = "cgsampler"
 
 RECORDING_FORMAT = "cgsampler-recording"
-RECORDING_VERSION = 1
+RECORDING_VERSION = 2          # 2 added interfaces, filesystems and partitions; 1 is still read
 MAX_RING_BYTES = 2 << 30        # refuse a larger history ring (saving copies it once more)
 MAX_DISK_ENTRIES = 32           # Sampler's per-sample disk capacity (its default)
 DEFAULT_NUM_STATS = 2           # live `info`: two samples, so rates can be derived
@@ -513,8 +516,14 @@ def info_from_recording(rec, name, num_stats=None):
     keep = np.nonzero(col["valid"] != 0)[0]
     if num_stats is not None:
         keep = keep[max(len(keep) - num_stats, 0):]
-    stats = [stats_from_row(col[i], rec["percpu"][i, j], rec["disk"][i, j], rec["devices"])
+    nets = rec["interfaces"]
+    stats = [stats_from_row(col[i], rec["percpu"][i, j], rec["disk"][i, j], rec["devices"],
+                            nets[i, j] if nets is not None else None)
              for i in keep]
+    if key == "/" and rec["partitions"]:
+        from cgsampler import filesystems
+        for i, st in zip(keep, stats):
+            st.filesystem = filesystems.fs_stats(rec["filesystems"][i], rec["partitions"]) or None
     try:
         spec = v1.ContainerSpec.from_json(rec["specs"][j])
     except ValueError as e:             # errors.InvalidJSON
@@ -658,6 +667,8 @@ def _save(out, s, args, result):
     # Keep only the per-CPU and disk entries some sample filled.
     ncpu = int(stats["cpu_percpu_count"].max(initial=0))
     ndisk = int(stats["diskio_count"].max(initial=0))
+    nifaces = int(stats["network_iface_count"].max(initial=0))
+    partitions, fs = s.filesystems
     devices = sorted(block_devices().items())
     gone = set(s.retired)
     np.savez_compressed(
@@ -667,6 +678,10 @@ def _save(out, s, args, result):
         stats=stats,
         percpu=np.ascontiguousarray(percpu[:, :, :ncpu]),
         disk=np.ascontiguousarray(disk[:, :, :ndisk]),
+        interfaces=np.ascontiguousarray(s.interfaces[:, :, :nifaces]),
+        filesystems=fs,
+        partitions=np.array(json.dumps([[p.device, p.mountpoint, p.fstype, p.major, p.minor]
+                                        for p in partitions])),
         names=np.array(names, dtype=str),
         specs=np.array([s.spec(n).to_json() for n in names], dtype=str),
         subcontainers=np.array([json.dumps([] if n in gone else hierarchy.subcontainers(s.hierarchy, n))
@@ -693,16 +708,21 @@ def load_recording(path) -> dict:
             if "format" not in z.files or str(z["format"]) != RECORDING_FORMAT:
                 raise bad(f"not a {PROG} recording (make one with `{PROG} record`)")
             version = int(z["format_version"])
-            if version != RECORDING_VERSION:
-                raise bad(f"format version {version}; this {PROG} reads version "
+            if version not in (1, RECORDING_VERSION):
+                raise bad(f"format version {version}; this {PROG} reads versions 1 to "
                           f"{RECORDING_VERSION} (use the {PROG} that recorded it)")
             rec = {k: z[k] for k in ("stats", "percpu", "disk", "names", "specs",
                                      "subcontainers", "devices", "device_names")}
+            for k in ("interfaces", "filesystems", "partitions"):
+                rec[k] = z[k] if version >= 2 else None
     except CliError:
         raise
     except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
         if isinstance(e, OSError) and e.strerror:
             raise bad(e.strerror) from None
+        if isinstance(e, ValueError) and "pickle" in str(e):
+            # numpy's advice about allow_pickle is wrong here: it is not an .npz at all
+            raise bad(f"not a {PROG} recording (make one with `{PROG} record`)") from None
         raise bad(f"corrupt or not an .npz file ({_message(e) or type(e).__name__})") from None
 
     stats, percpu, disk = rec["stats"], rec["percpu"], rec["disk"]
@@ -714,6 +734,19 @@ def load_recording(path) -> dict:
             or any(rec[k].shape != (n,) for k in ("names", "specs", "subcontainers"))
             or rec["devices"].shape != (len(rec["device_names"]), 2)):
         raise bad("its arrays do not agree in shape")
+    nets, fs, partitions = rec["interfaces"], rec["filesystems"], []
+    if nets is not None:
+        from cgsampler import filesystems
+        try:
+            partitions = [filesystems.Partition(str(d), str(m), str(f), int(a), int(b))
+                          for d, m, f, a, b in json.loads(str(rec["partitions"]))]
+        except (ValueError, TypeError):
+            raise bad("its partition list is not JSON [device, mountpoint, fstype, major, minor] lists") from None
+        if (nets.dtype != schema.IFACE_DTYPE or nets.ndim != 3 or nets.shape[:2] != (t, n)
+                or fs.dtype != filesystems.FS_DTYPE or fs.shape != (t, len(partitions))):
+            raise bad("its interface or filesystem arrays do not agree in shape")
+        if stats["network_iface_count"].max(initial=0) > nets.shape[2]:
+            raise bad("entry counts or codes out of range")
     if (stats["cpu_percpu_count"].max(initial=0) > percpu.shape[2]
             or stats["diskio_count"].max(initial=0) > disk.shape[2]
             or disk["list"].max(initial=0) >= len(schema.DISK_LISTS)
@@ -727,7 +760,8 @@ def load_recording(path) -> dict:
                                for x in subs):
         raise bad("its subcontainer lists are not JSON lists of names")
     return dict(
-        path=path, stats=stats, percpu=percpu, disk=disk,
+        path=path, stats=stats, percpu=percpu, disk=disk, interfaces=nets, filesystems=fs,
+        partitions=partitions,
         names=[str(x) for x in rec["names"]],
         specs=[str(x) for x in rec["specs"]],
         subcontainers=subs,

@@ -196,8 +196,13 @@ class Sampler:
             raise errors.InvalidOption(f"unknown group {sorted(unknown)[0]!r} in disable; groups are {', '.join(G)}")
         intervals = dict(intervals or {})
         if socket_interval is None:
-            self._disabled |= {"tcp", "udp"}          # the off switch
+            # the off switch, for the socket groups `intervals` does not name
+            self._disabled |= {g for g in ("tcp", "udp") if g not in intervals}
         else:
+            if isinstance(socket_interval, bool) or not isinstance(socket_interval, (int, float)) \
+                    or not socket_interval >= 0:
+                raise errors.InvalidOption(f"socket_interval must be a number of seconds >= 0, or None to "
+                                           f"turn the socket tables off; got {socket_interval!r}")
             for g in ("tcp", "udp"):
                 intervals.setdefault(g, socket_interval)
         self._h = hierarchy.detect(cgroup_root, proc_root)
@@ -568,6 +573,17 @@ class Sampler:
         """(samples, containers, entries) of DISK_ENTRY_DTYPE; `stats["diskio_count"]` entries valid."""
         with self._lock:
             return self._disk[self._rows()][:, self._cols()]
+
+    @property
+    def filesystems(self):
+        """(partitions, fs): the filesystems of "/" (filesystems.Partition list) and
+        their history, (samples, partitions) of filesystems.FS_DTYPE, oldest first
+        (a copy; empty with disable=("filesystem",)). A partition table changed
+        by a mount since the last refresh() starts a new history."""
+        with self._lock:
+            if self._fs is None:
+                return [], np.zeros((len(self._rows()), 0), dtype=filesystems.FS_DTYPE)
+            return list(self._partitions), self._fs.fs[self._rows()]
 
     @property
     def interfaces(self) -> np.ndarray:
