@@ -151,7 +151,9 @@ def test_v2_process_path_shows_the_gpu_of_the_containers_process(fake, v2_cgroup
 
 def test_reads_are_at_most_every_interval_and_carried_between(fake, workers):
     fake.configure(TWO_GPUS + f"0.proc {workers[0]} 4096\n")
-    with sampler(fake, process_interval=60) as s:
+    # (a 1 s interval rather than the default 0.15 s: five sweeps of "/" fit in it
+    # however loaded the machine is)
+    with sampler(fake, process_interval=60, interval=1.0) as s:
         before = fake.calls()
         for _ in range(5):
             s.sample()
@@ -161,7 +163,7 @@ def test_reads_are_at_most_every_interval_and_carried_between(fake, workers):
         assert rows["duty_cycle"].tolist() == [[37, 100]] * 5
         fake.set(0, "util_gpu", 91)
         fake.set(0, "memory_used", 5 * GIB)
-        time.sleep(accelerators.INTERVAL + 0.05)
+        time.sleep(1.05)
         s.sample()
         assert acc_json(s) == [{**H200, "duty_cycle": 91, "memory_used": 5 * GIB}]
         assert s.gpu_history[1][-1] > read_at[0]
