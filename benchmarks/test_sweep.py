@@ -25,10 +25,11 @@ SIZES = (10, 100)
 @pytest.fixture(scope="module", params=SIZES, ids=lambda n: f"N={n}")
 def setup(request):
     from cgsampler import Sampler
+    from benchmarks.compare import CGROUP_FILES_ONLY
     n = request.param
     cgroups.clean_stale(verbose=False)
     with cgroups.CgroupSet(n, sleepers=max(1, n // 10)) as cs:
-        s = Sampler(containers=cs.names, history=64)
+        s = Sampler(containers=cs.names, history=64, disable=CGROUP_FILES_ONLY)
         fds = floor.open_fds_by_path()      # the sampler's fds, before anyone else opens more
         try:
             yield n, cs, s, fds

@@ -23,6 +23,8 @@ cdef struct PidList:
     uint64_t cap
 
 cdef int pid_list(const char *buf, Py_ssize_t n, PidList *out) noexcept nogil
-cdef int count_fds(int proc_dirfd, const PidList *pids, uint64_t *fds, uint64_t *skipped) noexcept nogil
+cdef int count_fds(int proc_dirfd, int sizes_are_counts, const PidList *pids, uint64_t *fds,
+                   uint64_t *skipped) noexcept nogil
+cdef int fd_sizes_are_counts(int proc_dirfd) noexcept nogil
 cdef int schedstat_sum(int proc_dirfd, const PidList *pids, SchedCache *cache, Schedstat *out) noexcept nogil
 cdef void sched_cache_free(SchedCache *cache) noexcept nogil

@@ -8,7 +8,8 @@ from libc.errno cimport errno, ENOENT, ESRCH, EINTR
 from libc.stdint cimport uint32_t, uint64_t, UINT32_MAX
 from libc.stdlib cimport malloc, realloc, free, qsort
 from libc.string cimport memset
-from libc.stdio cimport snprintf
+from libc.stdio cimport snprintf, sscanf
+from posix.unistd cimport getpid
 from posix.fcntl cimport openat, O_RDONLY, O_CLOEXEC, O_DIRECTORY
 from posix.unistd cimport close, pread
 from posix.stat cimport struct_stat
@@ -27,6 +28,11 @@ cdef extern from "<sys/vfs.h>" nogil:
     struct statfs:
         long f_type
     int fstatfs(int fd, statfs *buf)
+
+cdef extern from "<sys/utsname.h>" nogil:
+    struct utsname:
+        char release[65]
+    int uname(utsname *buf)
 
 cdef extern from "<sys/syscall.h>" nogil:
     long SYS_getdents64
@@ -97,31 +103,27 @@ cdef uint64_t fd_dir_entries(int dirfd) noexcept nogil:
     return n
 
 
-cdef int count_fds(int proc_dirfd, const PidList *pids, uint64_t *fds, uint64_t *skipped) noexcept nogil:
+cdef int count_fds(int proc_dirfd, int sizes_are_counts, const PidList *pids, uint64_t *fds,
+                   uint64_t *skipped) noexcept nogil:
     """Sum of open fds over the processes. Since Linux 6.2 the size that stat()
-    gives for /proc/<pid>/fd is the number of open fds (one syscall, no listing);
-    where it is 0 the directory is listed. That size is trusted only when the
-    proc root is procfs (checked once per call, at the first non-zero size): on
-    any other filesystem (a fixture tree) a directory's size is its allocation,
-    not its entries, so there it is always listed. A process whose directory
-    cannot be read (it exited, or no permission) counts in *skipped, never as 0 fds."""
+    gives for procfs' /proc/<pid>/fd is the number of open fds (one syscall, no
+    listing; 0 for a kernel thread): the caller says whether the proc root is
+    such a procfs (fd_sizes_are_counts). Otherwise (an older kernel, or a
+    fixture tree, where a directory's size is its allocation) each directory
+    is listed. A process whose directory cannot be read (it exited, or no
+    permission) counts in *skipped, never as 0 fds."""
     cdef char path[32]
     cdef struct_stat st
-    cdef statfs sfs
     cdef uint64_t i, total = 0, miss = 0
     cdef int dfd
-    cdef int procfs = -1         # unknown until a non-zero size needs it
     for i in range(pids.n):
         snprintf(path, sizeof(path), "%u/fd", pids.pids[i])
-        if fstatat(proc_dirfd, path, &st, 0) != 0:
-            miss += 1
-            continue
-        if st.st_size > 0:
-            if procfs < 0:
-                procfs = fstatfs(proc_dirfd, &sfs) == 0 and sfs.f_type == PROC_SUPER_MAGIC
-            if procfs:
+        if sizes_are_counts:
+            if fstatat(proc_dirfd, path, &st, 0) != 0:
+                miss += 1
+            else:
                 total += <uint64_t>st.st_size
-                continue
+            continue
         dfd = openat(proc_dirfd, path, O_RDONLY | O_CLOEXEC | O_DIRECTORY)
         if dfd < 0:
             miss += 1
@@ -131,6 +133,26 @@ cdef int count_fds(int proc_dirfd, const PidList *pids, uint64_t *fds, uint64_t 
     fds[0] = total
     skipped[0] = miss
     return PARSE_OK
+
+
+cdef int fd_sizes_are_counts(int proc_dirfd) noexcept nogil:
+    """Whether stat() sizes of <proc_dirfd>/<pid>/fd are fd counts: procfs on
+    Linux >= 6.2. Tested on the proc root's own view of this process where it
+    has one (its fd directory holds at least the proc root's fd, so its size
+    is > 0 exactly when sizes are counts), else on the kernel's release."""
+    cdef statfs sfs
+    cdef struct_stat st
+    cdef char path[32]
+    cdef utsname u
+    cdef int major = 0, minor = 0
+    if fstatfs(proc_dirfd, &sfs) != 0 or sfs.f_type != PROC_SUPER_MAGIC:
+        return 0
+    snprintf(path, sizeof(path), "%d/fd", getpid())
+    if fstatat(proc_dirfd, path, &st, 0) == 0:
+        return st.st_size > 0
+    if uname(&u) != 0 or sscanf(u.release, "%d.%d", &major, &minor) != 2:
+        return 0
+    return major > 6 or (major == 6 and minor >= 2)
 
 
 cdef int cmp_u32(const void *a, const void *b) noexcept nogil:

@@ -33,7 +33,8 @@ from cgsampler._native.cgroup_v1 cimport cpuacct_usage_percpu, blkio_rwstat
 from cgsampler._native.cgroup_v2 cimport io_stat
 from cgsampler._native.procnet cimport NetDevIface
 from cgsampler._native.procpid cimport Schedstat
-from cgsampler._native.processes cimport (PidList, SchedCache, pid_list, count_fds, schedstat_sum,
+from cgsampler._native.processes cimport (PidList, SchedCache, pid_list, count_fds, fd_sizes_are_counts,
+                                          schedstat_sum,
                                           sched_cache_free)
 from cgsampler._native.network cimport (NetnsState, TABLE_ABSENT, netns_new, netns_free, netns_read_dev,
                                         netns_read_sockets)
@@ -158,6 +159,7 @@ cdef class Engine:
     cdef bint swept
     cdef list _vanished
     cdef int proc_dirfd             # the proc root, for per-process files
+    cdef int fd_sizes               # its <pid>/fd sizes are fd counts (procfs, Linux >= 6.2)
     cdef PidList pids               # scratch: the pids of one cgroup.procs
     cdef char *scratch              # scratch: one /proc/<tid>/stat
     cdef Taskstats taskstats        # v1 task states; None: count them from /proc
@@ -260,6 +262,7 @@ cdef class Engine:
         if self.proc_dirfd >= 0:
             close(self.proc_dirfd)
         self.proc_dirfd = fd        # not in kept_fds: that counts what containers hold
+        self.fd_sizes = fd_sizes_are_counts(fd) if fd >= 0 else 0
 
     def set_taskstats(self, Taskstats taskstats):
         """The netlink socket for K_TASKSTATS jobs (None: those jobs fail)."""
@@ -670,7 +673,8 @@ cdef class Engine:
         if rc != PARSE_OK:
             return -ENOMEM if rc == -2 else rc
         if j.kind == K_PROCS:
-            return count_fds(self.proc_dirfd, &self.pids, &row.process_fd_count, &row.process_fd_skipped)
+            return count_fds(self.proc_dirfd, self.fd_sizes, &self.pids, &row.process_fd_count,
+                             &row.process_fd_skipped)
         rc = schedstat_sum(self.proc_dirfd, &self.pids, &s.sched, &ss)
         if rc == PARSE_OK:
             row.schedstat_run_time = ss.run_time
