@@ -377,6 +377,16 @@ def test_a_hung_runtime_never_stalls_a_sweep_nor_hides_the_container(tree, docke
         assert "timed out" in s.runtime_errors["docker"]
 
 
+def test_an_id_or_id_prefix_finds_the_container_by_its_cgroup_name_while_the_runtime_is_down(tree, tmp_path):
+    with _sampler(tree, runtimes={"docker": str(tmp_path / "no-docker.sock")}, runtime_timeout=0.5) as s:
+        assert s.lookup(D[:12]) == DOCKER_CG and s.lookup(D) == DOCKER_CG
+        info = s.container_info(D[:12])
+        assert (info.name, info.id, info.aliases) == (DOCKER_CG, "", None)    # raw: the runtime did not answer
+        assert "docker" in s.runtime_errors
+        with pytest.raises(errors.UnknownContainer):
+            s.lookup("web-1")                       # a runtime's own name needs its answer
+
+
 def test_cli_top_shows_runtime_names_and_images_and_info_takes_an_alias(tree, docker_sock, capsys):
     docker = docker_sock({D: fixture_json("docker_inspect_running.json")})
     roots = ["--cgroup-root", tree["cgroup"], "--proc-root", tree["proc"], "--runtime", f"docker={docker.path}"]
@@ -396,3 +406,11 @@ def test_cli_top_shows_runtime_names_and_images_and_info_takes_an_alias(tree, do
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "no container named 'nobody'" in err
     assert cli.main([*roots[:4], "--runtime", "none", "info", "web-1"]) == 1
+
+
+def test_cli_top_says_which_runtime_is_not_answering(tree, tmp_path, capsys):
+    roots = ["--cgroup-root", tree["cgroup"], "--proc-root", tree["proc"],
+             "--runtime", f"docker={tmp_path / 'no-docker.sock'}"]
+    assert cli.main([*roots, "top", "--once", "--interval", "0.2"]) == 0
+    title = capsys.readouterr().out.splitlines()[0]
+    assert title.endswith("not answering: docker (raw names)")

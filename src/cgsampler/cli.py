@@ -397,6 +397,9 @@ def _top_frame(s, args, live):
     rows = runtime_names(s, top_rows(s.names, s.stats, s.disk, s.interfaces), wait=not live)
     title = (f"{PROG} top: {len(rows)} containers, cgroup v{s.hierarchy.version}, "
              f"interval {args.interval:g} s, {time.strftime('%H:%M:%S')}")
+    down = s.runtime_errors
+    if down:
+        title += f", not answering: {', '.join(sorted(down))} (raw names)"
     limit = args.limit
     if live:
         title += "  (Ctrl-C quits)"

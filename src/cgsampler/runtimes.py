@@ -606,7 +606,8 @@ class Registry:
     def find(self, alias: str, names) -> str:
         """The cgroup name of the container that `alias` names: an alias, the
         runtime's name for it, its full id, a systemd unit, else a unique prefix of one (cAdvisor's docker
-        endpoint rule). UnknownContainer if none or several match."""
+        endpoint rule). Ids come from the runtime's answer, or from the cgroup name
+        where the runtime has not answered. UnknownContainer if none or several match."""
         names = list(names)
         # Wait while the lookups make progress: the timeout bounds one request,
         # and hundreds of containers queued at once take longer than one.
@@ -621,6 +622,8 @@ class Registry:
             known = [(n, self._entries[n]) for n in names if n in self._entries]
         def keys(n, e):
             out = list(e.meta.aliases) + [e.meta.id, e.meta.name] if e.meta is not None else []
+            if e.match.id:
+                out.append(e.match.id)      # the id in the cgroup name: found even with the runtime down
             return out + [e.match.unit] if e.match.unit else out
         exact = sorted({n for n, e in known if alias in keys(n, e)})
         if not exact:
