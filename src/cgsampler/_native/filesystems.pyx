@@ -6,16 +6,16 @@ import os
 
 cimport numpy as cnp
 import numpy as np
-from libc.errno cimport errno, EINTR, ENOMEM, EFBIG
+from libc.errno cimport errno
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memcpy, memset
 from posix.fcntl cimport open as c_open, O_RDONLY, O_CLOEXEC
-from posix.unistd cimport close, pread
+from posix.unistd cimport close
 from posix.time cimport clock_gettime, timespec, CLOCK_MONOTONIC
 
 from cgsampler._native.diskstats cimport DiskStat, diskstats
-from cgsampler._native.formats cimport PARSE_OK
+from cgsampler._native.formats cimport PARSE_OK, read_seq_file
 from cgsampler.filesystems import FS_DTYPE, DISKSTAT_DTYPE, FS_STATFS as _FS_STATFS, FS_DISKSTATS as _FS_DISKSTATS
 
 cnp.import_array()
@@ -145,27 +145,9 @@ cdef class FsSampler:
         self.busy = True
 
     cdef Py_ssize_t read_diskstats(self) noexcept nogil:
-        """Bytes of the diskstats file into buf (grown to fit), or -errno.
-        It is a seq_file of many records: one pread returns what fits, so read
-        on until the end (a pread that returns 0); -EFBIG past 64 MiB."""
-        cdef Py_ssize_t off = 0, r
-        cdef char *grown
-        while True:
-            if off == self.bufcap:
-                if self.bufcap >= MAX_DISKSTATS_BYTES:
-                    return -EFBIG
-                grown = <char *>realloc(self.buf, self.bufcap * 2)
-                if grown == NULL:
-                    return -ENOMEM
-                self.buf = grown
-                self.bufcap *= 2
-            r = pread(self.fd, self.buf + off, self.bufcap - off, off)
-            if r > 0:
-                off += r
-            elif r == 0:
-                return off
-            elif errno != EINTR:
-                return -errno
+        """Bytes of the diskstats file into buf (grown to fit), or -errno
+        (-EFBIG past MAX_DISKSTATS_BYTES)."""
+        return read_seq_file(self.fd, &self.buf, &self.bufcap, MAX_DISKSTATS_BYTES)
 
     cdef Py_ssize_t sample_row(self, Py_ssize_t t) noexcept nogil:
         """Row t of every array; returns the filesystems whose statfs worked."""

@@ -100,3 +100,6 @@ cdef cgs_disk_entry *disk_sink_for(bytes data, DiskSink *sink) except NULL
 cdef void disk_append(DiskSink *sink, uint32_t major, uint32_t minor, uint16_t lst,
                       uint16_t op, uint64_t value) noexcept nogil
 cdef int parse_devnum(const char *p, const char *end, uint32_t *major, uint32_t *minor) noexcept nogil
+
+# I/O shared by the /proc readers outside the engine (namespaces, diskstats).
+cdef Py_ssize_t read_seq_file(int fd, char **buf, Py_ssize_t *cap, Py_ssize_t limit) noexcept nogil

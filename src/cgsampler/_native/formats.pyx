@@ -1,7 +1,9 @@
 """Generic kernel text formats shared by many files: a single value, flat
 "key value" lines, and newline-separated lists. Pure functions of the bytes."""
+from libc.errno cimport errno, EINTR, ENOMEM, EFBIG
 from libc.string cimport memcmp
-from libc.stdlib cimport calloc, malloc, free
+from libc.stdlib cimport calloc, malloc, realloc, free
+from posix.unistd cimport pread
 from libc.stdint cimport uint16_t, uint32_t, uint64_t, UINT32_MAX
 
 
@@ -130,6 +132,31 @@ cdef int parse_devnum(const char *p, const char *end, uint32_t *major, uint32_t 
     major[0] = <uint32_t>a
     minor[0] = <uint32_t>b
     return 0
+
+
+cdef Py_ssize_t read_seq_file(int fd, char **buf, Py_ssize_t *cap, Py_ssize_t limit) noexcept nogil:
+    """The whole of a /proc seq_file through a kept fd, into *buf (grown by
+    doubling, *cap updated): one pread returns what fits, so read on until a
+    pread returns 0. Bytes read, or -errno; -EFBIG once *cap would pass `limit`
+    (a fake root's /dev/zero must not take all memory)."""
+    cdef Py_ssize_t total = 0, n
+    cdef char *grown
+    while True:
+        if total == cap[0]:
+            if cap[0] >= limit:
+                return -EFBIG
+            grown = <char *>realloc(buf[0], cap[0] * 2)
+            if grown == NULL:
+                return -ENOMEM
+            buf[0] = grown
+            cap[0] *= 2
+        n = pread(fd, buf[0] + total, cap[0] - total, total)
+        if n > 0:
+            total += n
+        elif n == 0:
+            return total
+        elif errno != EINTR:
+            return -errno
 
 
 # Python entry points, for tests and tools (not used on the hot path).

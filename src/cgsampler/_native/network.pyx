@@ -6,13 +6,12 @@ Interfaces come from <proc>/<pid>/net/dev of a process in the namespace (the
 kept fd reads that namespace even after the process exits). Socket states come
 from NETLINK_SOCK_DIAG where the kernel serves it (sockdiag.pyx: one hash walk
 instead of the /proc table's formatting), else from the /proc tables."""
-from libc.errno cimport errno, EINTR, ENOMEM, EFBIG
 from libc.stdint cimport uint32_t, uint64_t
-from libc.stdlib cimport malloc, calloc, realloc, free
+from libc.stdlib cimport malloc, calloc, free
 from libc.string cimport memset
-from posix.unistd cimport close, pread
+from posix.unistd cimport close
 
-from cgsampler._native.formats cimport PARSE_OK
+from cgsampler._native.formats cimport PARSE_OK, read_seq_file
 from cgsampler._native.procnet cimport NetDevIface, net_dev, tcp_states, udp_stats, NET_DEV_SKIP_VIRTUAL
 from cgsampler._native.sockdiag cimport (SockCounts, sockdiag_sample, SOCKDIAG_BUF, SOCKDIAG_VALID_TCP,
                                          SOCKDIAG_VALID_TCP6, SOCKDIAG_VALID_UDP, SOCKDIAG_VALID_UDP6)
@@ -61,30 +60,6 @@ cdef enum:
                                 # /dev/zero) fails with EFBIG instead of taking all memory
 
 
-cdef Py_ssize_t read_all(int fd, char **buf, Py_ssize_t *cap) noexcept nogil:
-    """The whole of a /proc seq_file (read until EOF, growing *buf); -errno on
-    failure, -EFBIG past MAX_NET_FILE bytes."""
-    cdef Py_ssize_t total = 0, n
-    cdef char *grown
-    while True:
-        n = pread(fd, buf[0] + total, cap[0] - total, total)
-        if n < 0:
-            if errno == EINTR:
-                continue
-            return -errno
-        if n == 0:
-            return total
-        total += n
-        if total == cap[0]:
-            if cap[0] >= MAX_NET_FILE:
-                return -EFBIG
-            grown = <char *>realloc(buf[0], cap[0] * 2)
-            if grown == NULL:
-                return -ENOMEM
-            buf[0] = grown
-            cap[0] *= 2
-
-
 cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil:
     """Interfaces of the namespace into ns.ifaces (cAdvisor's skip list applied),
     once per sweep number. Returns 0 or the error."""
@@ -93,7 +68,7 @@ cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *
         return ns.dev_err
     ns.dev_sweep = sweep
     ns.iface_count = ns.iface_overflow = 0
-    n = read_all(ns.dev_fd, buf, cap)
+    n = read_seq_file(ns.dev_fd, buf, cap, MAX_NET_FILE)
     if n < 0:
         ns.dev_err = <int>n
     else:
@@ -139,7 +114,7 @@ cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, int tables, char **b
             continue
         if ns.table_fds[i] < 0:
             continue
-        n = read_all(ns.table_fds[i], buf, cap)
+        n = read_seq_file(ns.table_fds[i], buf, cap, MAX_NET_FILE)
         if n < 0:
             ns.sock_err = <int>n
             continue

@@ -298,6 +298,9 @@ cdef class Engine:
                         # tables fail for its whole life (the caller tries again later).
                         e = errno
                         raise OSError(e, os.strerror(e), path)
+            ns = netns_new(dev_fd, diag_fd, tfds, max_interfaces)    # owns the fds once made
+            if ns == NULL:
+                raise MemoryError()
         except BaseException:
             close(dev_fd)
             if diag_fd >= 0:
@@ -306,15 +309,6 @@ cdef class Engine:
                 if tfds[i] >= 0:
                     close(tfds[i])
             raise
-        ns = netns_new(dev_fd, diag_fd, tfds, max_interfaces)
-        if ns == NULL:
-            close(dev_fd)
-            if diag_fd >= 0:
-                close(diag_fd)
-            for i in range(4):
-                if tfds[i] >= 0:
-                    close(tfds[i])
-            raise MemoryError()
         self.kept_fds += self._netns_fds(ns)
         for i in range(self.nnetns):
             if self.netns[i] == NULL:
