@@ -80,9 +80,9 @@ def block_devices(sys_root: str = "/sys") -> dict:
 
 
 class _Container:
-    __slots__ = ("name", "slot", "col", "retired_at", "spec", "reopened", "netns", "netns_pid")
+    __slots__ = ("name", "slot", "col", "retired_at", "spec", "reopened", "netns", "netns_pid", "procs")
 
-    def __init__(self, name, slot, col, spec, reopened):
+    def __init__(self, name, slot, col, spec, reopened, procs):
         self.name = name
         self.slot = slot
         self.col = col
@@ -91,6 +91,7 @@ class _Container:
         self.reopened = reopened    # True: over the fd budget, files reopened each sweep
         self.netns = None           # key of its network namespace (see Sampler._attach_netns)
         self.netns_pid = None       # the process it was found through
+        self.procs = procs          # its cgroup.procs path (where its namespace is looked for)
 
 
 class _Netns:
@@ -399,7 +400,8 @@ class Sampler:
         except BaseException:
             self._free_cols.append(col)
             raise
-        c = self._containers[name] = _Container(name, slot, col, spec, not keep_open)
+        procs = next((j[0] for j in jobs if j[1] in (KINDS["procs"], KINDS["schedstat"])), None)
+        c = self._containers[name] = _Container(name, slot, col, spec, not keep_open, procs)
         self.skipped.pop(name, None)
         self._rt.submit(name)
         self._attach_netns(c)
@@ -413,18 +415,17 @@ class Sampler:
 
     def _container_pid(self, c):
         """(pid, namespace key) of a process of the container in a network
-        namespace of its own: pid 1 for "/", else the first listed process
+        namespace of its own: the host's process for "/" (_host_pid), else the first listed process
         whose namespace is not the host's (a cgroup in the host namespace has
         no network stats, or host traffic would be counted twice); None."""
         if c.name == "/":
             return (self._host_pid, self._host_netns) if self._host_netns else None
         if self._host_netns is None:
             return None                    # the host's namespace is unknown: nothing to tell apart
-        path = hierarchy.files(self._h, c.name).get("cgroup.procs")
         try:
-            with open(path, "rb") as f:
+            with open(c.procs or hierarchy.files(self._h, c.name)["cgroup.procs"], "rb") as f:
                 pids = f.read().split()[:NETNS_PIDS_TRIED]
-        except (OSError, TypeError):
+        except (OSError, KeyError):
             return None
         for pid in pids:
             if not pid.isdigit():
