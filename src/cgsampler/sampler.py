@@ -261,9 +261,7 @@ class Sampler:
         self._devices = {**filesystems.device_names(sys_root=sys_root), **block_devices(sys_root)}
         # The host's filesystems (statfs) with their /proc/diskstats counters,
         # sampled with every sweep into a ring of their own; shown on "/".
-        self._partitions, self._fs = [], None
-        if "filesystem" not in self._disabled:
-            self._update_filesystems()
+        self._partitions, self._fs = [], None       # made by the first refresh()
         # Runtime metadata (names, labels, image), looked up off the sweep by
         # one background thread (cgsampler.runtimes).
         self._rt = _runtimes.Registry(runtimes, env_allow, runtime_timeout)
@@ -345,7 +343,7 @@ class Sampler:
     def _refresh(self):
         self._check_open()
         self._collect_vanished()
-        if self._fs is not None:
+        if "filesystem" not in self._disabled:
             self._update_filesystems()
         present = hierarchy.walk(self._h)
         if self._wanted is not None:
