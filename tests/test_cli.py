@@ -225,6 +225,13 @@ def test_top_fits_the_table_to_the_terminal_width_by_cutting_long_names(host, ca
     assert "\n…56789abcdef  " in out                 # 80 - 68 columns of figures = 12
 
 
+def test_top_limit_sizes_the_name_column_for_the_rows_shown():
+    rows = [dict(name=n, cpu=1.0, memory=1, working_set=1, io=0, net=None, procs=1, throttled=0.0)
+            for n in ("/a", "/b", "/" + "x" * 150)]
+    out = cli.render_top(rows, "title", columns=None, limit=2)
+    assert max(len(line) for line in out.splitlines()) == len("NAME") + 68   # the 150-character name is not shown
+
+
 # --- info ---------------------------------------------------------------------------
 
 def test_info_prints_the_containers_cadvisor_json_on_one_line(host, capsys):
@@ -310,8 +317,9 @@ def test_record_writes_the_raw_arrays_names_specs_and_a_summary_line(host, capsy
     assert " samples of 3 containers at " in out and str(path) in out
     assert not os.path.exists(str(path) + ".part")
     with np.load(path, allow_pickle=False) as z:
-        assert str(z["format"]) == "cgsampler-recording" and int(z["format_version"]) == 2
+        assert str(z["format"]) == "cgsampler-recording" and int(z["format_version"]) == 3
         assert list(z["names"]) == ["/", "/app", "/app/web"]
+        assert [json.loads(str(r))["name"] for r in z["references"]] == ["/", "/app", "/app/web"]
         stats = z["stats"]
         assert stats.dtype == schema.STATS_DTYPE and stats.shape[1] == 3
         assert 2 <= stats.shape[0] <= 8
@@ -373,7 +381,8 @@ def test_a_recording_of_this_hosts_root_keeps_its_interfaces_and_filesystems(cap
 def test_a_version_1_recording_without_interfaces_and_filesystems_still_reads(host, capsys, tmp_path):
     path, _ = record(host, capsys, tmp_path)
     with np.load(path, allow_pickle=False) as z:
-        old = {k: z[k] for k in z.files if k not in ("interfaces", "filesystems", "partitions")}
+        old = {k: z[k] for k in z.files
+               if k not in ("interfaces", "filesystems", "partitions", "references")}
     old["format_version"] = np.array(1)
     v1_path = tmp_path / "v1.npz"
     np.savez_compressed(v1_path, **old)

@@ -206,6 +206,23 @@ def test_cli_info_by_container_name_prints_cadvisor_json(pod):
     assert doc["spec"]["image"] == IMAGE and len(doc["stats"]) == 2
 
 
+def test_record_takes_container_names_and_info_from_finds_them_by_name_or_id_prefix(pod, tmp_path):
+    out = str(tmp_path / "r.npz")
+    p = _cli(pod, "record", "-o", out, "--hz", "5", "--duration", "1", "--containers", f"{BUSY},{MEM}")
+    assert p.returncode == 0, p.stderr
+    assert "of 2 containers" in p.stdout
+    ins = pod["inspect"][BUSY]
+    for alias in (BUSY, ins["Id"][:12]):
+        p = _cli(pod, "info", "--from", out, alias, "--num-stats", "2")
+        assert (p.returncode, p.stderr) == (0, "")
+        doc = json.loads(p.stdout)
+        assert (doc["id"], doc["aliases"], doc["namespace"]) == (ins["Id"], [BUSY, ins["Id"]], "podman")
+        assert doc["spec"]["image"] == IMAGE and len(doc["stats"]) == 2
+        assert doc["stats"][1]["cpu"]["usage"]["total"] > doc["stats"][0]["cpu"]["usage"]["total"]
+    p = _cli(pod, "info", "--from", out, "no-such-container")
+    assert p.returncode == 1 and "no container 'no-such-container' in the recording" in p.stderr
+
+
 def test_with_podmans_service_down_the_containers_are_still_sampled_raw(pod):
     from cgsampler.sampler import Sampler
     with Sampler(_cgroups(pod), history=2, runtimes={"podman": str(pod["tmp"] / "down.sock")}) as s:

@@ -75,6 +75,16 @@ def test_disable_filesystem_leaves_the_root_without_filesystems():
     assert st.filesystem is None
 
 
+def test_a_disabled_group_is_not_in_the_spec():
+    with Sampler(containers=["/"], history=1) as on:
+        spec = on.spec("/")
+        assert spec.has_filesystem
+    with Sampler(containers=["/"], history=1,
+                 disable=("filesystem", "diskio", "network", "tcp", "udp")) as off:
+        spec = off.spec("/")
+    assert (spec.has_filesystem, spec.has_diskio, spec.has_network) == (False,) * 3
+
+
 def test_refresh_picks_up_a_new_mount_and_drops_an_unmounted_one(tmp_path):
     import subprocess as sp
     mnt = tmp_path / "mnt"

@@ -6,19 +6,20 @@
     cgsampler record --output FILE [--hz H] [--duration S] [--containers A,B] [--refresh S]
 
 Global options (before or after the command): --cgroup-root DIR, --proc-root DIR,
---runtime NAME[=SOCKET] (repeatable; "none": raw names only), --env-allow PREFIX
-(repeatable), --version. An expected failure prints one line, ``cgsampler: error: ...``, on
+--runtime NAME[=SOCKET] (repeatable; "none": raw names only), --runtime-timeout S,
+--env-allow PREFIX (repeatable), --version. An expected failure prints one line, ``cgsampler: error: ...``, on
 stderr and exits 1 (2 for a usage error); Ctrl-C ends `top` with status 0.
 
 A recording (``record``) is an .npz readable with ``np.load(allow_pickle=False)``:
-``format`` ("cgsampler-recording"), ``format_version`` (2); ``stats`` [samples,
+``format`` ("cgsampler-recording"), ``format_version`` (3); ``stats`` [samples,
 containers] of schema.STATS_DTYPE, ``percpu`` [samples, containers, cpus],
 ``disk`` [samples, containers, entries] of DISK_ENTRY_DTYPE and ``interfaces``
 [samples, containers, interfaces] of IFACE_DTYPE (each trimmed to the widest
 filled row); ``filesystems`` [samples, partitions] of filesystems.FS_DTYPE (the
 filesystems of "/") with ``partitions`` (JSON list of [device, mountpoint,
-fstype, major, minor]); ``names``, ``specs`` (v1.ContainerSpec JSON) and ``subcontainers``
-(JSON lists) per container; ``devices`` [k, 2] (major, minor) with ``device_names``;
+fstype, major, minor]); ``names``, ``specs`` (v1.ContainerSpec JSON), ``references``
+(v1.ContainerReference JSON: id, aliases, namespace of runtime containers) and
+``subcontainers`` (JSON lists) per container; ``devices`` [k, 2] (major, minor) with ``device_names``;
 ``hz``, ``missed`` (deadlines skipped) and ``cgroup_version``. A container seen
 only part of the time has ``valid`` == 0 in the other rows.
 """
@@ -42,13 +43,14 @@ from cgsampler import __version__, errors, hierarchy, schema
 PROG = "cgsampler"
 
 RECORDING_FORMAT = "cgsampler-recording"
-RECORDING_VERSION = 2          # 2 added interfaces, filesystems and partitions; 1 is still read
+RECORDING_VERSION = 3          # 2 added interfaces, filesystems and partitions, 3 references; 1 and 2 still read
 MAX_RING_BYTES = 2 << 30        # refuse a larger history ring (saving copies it once more)
 MAX_DISK_ENTRIES = 32           # Sampler's per-sample disk capacity (its default)
 DEFAULT_NUM_STATS = 2           # live `info`: two samples, so rates can be derived
 TOP_REFRESH_S = 5.0             # live `top` looks for new cgroups this often
 PROGRESS_EVERY_S = 0.25         # record's progress line, at most 4 times a second
 IMAGE_WIDTH = 28                # top's IMAGE column on a terminal (cut on the left)
+RUNTIME_TIMEOUT_S = 5.0         # a one-shot command can wait longer than a monitor's 2 s
 
 _G = schema.GROUPS
 
@@ -103,6 +105,10 @@ def _add_roots(parser, default):
                         help="container runtime to ask for names and images: docker, podman, "
                         "containerd, crio or systemd, optionally with its socket (repeatable; "
                         "default: the runtimes whose socket exists; 'none': cgroup names only)")
+    parser.add_argument("--runtime-timeout", type=_positive(float), metavar="S",
+                        default=RUNTIME_TIMEOUT_S if default else argparse.SUPPRESS,
+                        help="seconds to wait for one runtime answer (default: "
+                        f"{RUNTIME_TIMEOUT_S:g}; a runtime's first answer can be slow)")
     parser.add_argument("--env-allow", action="append", metavar="PREFIX",
                         default=None if default else argparse.SUPPRESS,
                         help="show a runtime container's env vars whose name starts with PREFIX "
@@ -134,7 +140,8 @@ def build_parser() -> argparse.ArgumentParser:
                           "JSON, on one line. Live, it takes NUM_STATS samples INTERVAL apart; "
                           "with --from it reads them from a recording.")
     info.add_argument("name", metavar="NAME", help='container name, e.g. "/" or "/docker/<id>", or '
-                      "a runtime alias: a container's name, full id or a unique id prefix")
+                      "a runtime alias: a container's name, its full id, a systemd unit, or a unique "
+                      "prefix of one")
     info.add_argument("--num-stats", type=_positive(int), metavar="N",
                       help=f"number of stats (default: {DEFAULT_NUM_STATS} live, so CPU rates can "
                       "be derived; every recorded sample with --from)")
@@ -232,7 +239,8 @@ def _sampler(args, **kw):
     from cgsampler.sampler import Sampler   # the native extension, imported on use
     return Sampler(cgroup_root=args.cgroup_root, proc_root=args.proc_root,
                    max_disk_entries=MAX_DISK_ENTRIES, runtimes=_runtimes(args),
-                   env_allow=getattr(args, "env_allow", None) or (), **kw)
+                   env_allow=getattr(args, "env_allow", None) or (),
+                   runtime_timeout=getattr(args, "runtime_timeout", RUNTIME_TIMEOUT_S), **kw)
 
 
 def _sleep_until(deadline):
@@ -348,15 +356,15 @@ def render_top(rows, title, columns=None, limit=None) -> str:
     `columns`: the terminal width (None: no limit, names never cut). An IMAGE
     column comes last when some row has an "image" (runtime containers)."""
     fixed = sum(w + 2 for _, w in _COLUMNS)
-    image_w = max([len(r.get("image") or "") for r in rows] + [0])
+    shown = rows if limit is None else rows[:limit]     # the widths fit the rows shown
+    image_w = max([len(r.get("image") or "") for r in shown] + [0])
     if image_w:
         if columns is not None:     # what is left after 12 name characters, at most IMAGE_WIDTH
             image_w = min(image_w, IMAGE_WIDTH, columns - fixed - 14)
         image_w = max(len("IMAGE"), image_w) if image_w >= len("IMAGE") else 0   # no room: no column
         fixed += image_w + 2 if image_w else 0
-    longest = max([len(r["name"]) for r in rows] + [len("NAME")])
+    longest = max([len(r["name"]) for r in shown] + [len("NAME")])
     width = longest if columns is None else max(12, min(longest, columns - fixed))
-    shown = rows if limit is None else rows[:limit]
     image_head = "  IMAGE" if image_w else ""
     lines = [title, "NAME".ljust(width) + "".join("  " + h.rjust(w) for h, w in _COLUMNS) + image_head]
     for r in shown:
@@ -479,28 +487,61 @@ def _info_live(args):
 
 
 def resolve_name(args) -> str:
-    """NAME as a cgroup name: as is if it starts with "/" or names a cgroup,
-    else a runtime alias (a container's name, full id or unique id prefix, or a
-    systemd unit), resolved against the runtimes of --runtime."""
+    """NAME as a cgroup name (see resolve_names)."""
+    return resolve_names(args, [args.name])[0]
+
+
+def resolve_names(args, wanted) -> list:
+    """Each name as a cgroup name: as is if it starts with "/" or names a cgroup,
+    else a runtime alias (a container's name, full id, a systemd unit, or a
+    unique prefix of one), resolved against the runtimes of --runtime."""
     from cgsampler import runtimes
-    name = args.name
-    if name.startswith("/"):
-        return name
+    if all(n.startswith("/") for n in wanted):
+        return list(wanted)
     h = hierarchy.detect(args.cgroup_root, args.proc_root)
     names = hierarchy.walk(h)
-    if normalize_name(name) in names:
-        return normalize_name(name)
-    reg = runtimes.Registry(_runtimes(args), getattr(args, "env_allow", None) or ())
+    known = set(names)
+    out = [n if n.startswith("/") or normalize_name(n) not in known else normalize_name(n)
+           for n in wanted]
+    aliases = [i for i, n in enumerate(out) if not n.startswith("/")]
+    if not aliases:
+        return out
+    reg = runtimes.Registry(_runtimes(args), getattr(args, "env_allow", None) or (),
+                            timeout=getattr(args, "runtime_timeout", RUNTIME_TIMEOUT_S))
     try:
         for n in names:
             reg.submit(n)
-        try:
-            return reg.find(name, names)
-        except errors.UnknownContainer as e:
-            down = "; ".join(f"{rt}: {why}" for rt, why in sorted(reg.errors.items()))
-            raise CliError(_message(e) + (f" (runtimes that did not answer: {down})" if down else "")) from None
+        for i in aliases:
+            try:
+                out[i] = reg.find(out[i], names)
+            except errors.UnknownContainer as e:
+                down = "; ".join(f"{rt}: {why}" for rt, why in sorted(reg.errors.items()))
+                raise CliError(_message(e) + (f" (runtimes that did not answer: {down})" if down else "")) from None
     finally:
         reg.close()
+    return out
+
+
+def _recorded_column(rec, name) -> int:
+    """The column of `name` in a recording: a cgroup name, else a runtime
+    container's recorded alias, id or a unique prefix of one."""
+    key = normalize_name(name)
+    if key in rec["names"]:
+        return rec["names"].index(key)
+    if not name.startswith("/"):
+        keys = [[k for k in [r.id, *(r.aliases or [])] if k] for r in rec["references"]]
+        found = [j for j, ks in enumerate(keys) if name in ks]
+        if not found:
+            found = [j for j, ks in enumerate(keys) if any(k.startswith(name) for k in ks)]
+        if len(found) == 1:
+            return found[0]
+        if found:
+            raise CliError(f"{name!r} is ambiguous in the recording {rec['path']}: it matches "
+                           + ", ".join(rec["names"][j] for j in found[:3])
+                           + (", ..." if len(found) > 3 else ""))
+    raise CliError(f"no container {name if not name.startswith('/') else key!r} in the recording "
+                   f"{rec['path']} ({len(rec['names'])} containers, named by cgroup or by a "
+                   f"runtime alias; `{PROG} record --containers` chooses which are recorded)")
 
 
 def info_from_recording(rec, name, num_stats=None):
@@ -508,13 +549,8 @@ def info_from_recording(rec, name, num_stats=None):
     subcontainers, and its newest `num_stats` samples (all by default)."""
     from cgsampler import v1
     from cgsampler.sampler import stats_from_row
-    key = normalize_name(name)
-    try:
-        j = rec["names"].index(key)
-    except ValueError:
-        raise CliError(f"no container {key!r} in the recording {rec['path']} "
-                       f"({len(rec['names'])} containers; `{PROG} record --containers` "
-                       "chooses which are recorded)") from None
+    j = _recorded_column(rec, name)
+    key, ref = rec["names"][j], rec["references"][j]
     col = rec["stats"][:, j]
     keep = np.nonzero(col["valid"] != 0)[0]
     if num_stats is not None:
@@ -533,7 +569,10 @@ def info_from_recording(rec, name, num_stats=None):
         raise CliError(f"cannot read the recording {rec['path']}: the spec of {key!r} "
                        f"is not valid: {_message(e)}") from None
     return v1.ContainerInfo(
+        id=ref.id,
         name=key,
+        aliases=ref.aliases,
+        namespace=ref.namespace,
         subcontainers=[v1.ContainerReference(name=n) for n in rec["subcontainers"][j]],
         spec=spec,
         stats=stats,
@@ -567,8 +606,11 @@ def cmd_record(args) -> int:
     if os.path.isdir(args.output):
         raise CliError(f"--output {args.output} is a directory; name a file, e.g. "
                        f"{os.path.join(args.output, 'recording.npz')}", 2)
-    h = hierarchy.detect(args.cgroup_root, args.proc_root)
-    count = len(args.containers) if args.containers else len(hierarchy.walk(h))
+    if args.containers:
+        args.containers = resolve_names(args, args.containers)
+        count = len(args.containers)
+    else:
+        count = len(hierarchy.walk(hierarchy.detect(args.cgroup_root, args.proc_root)))
     _check_ring(samples, count, "lower --hz or --duration, or record fewer --containers")
 
     part = args.output + ".part"
@@ -687,6 +729,7 @@ def _save(out, s, args, result):
                                         for p in partitions])),
         names=np.array(names, dtype=str),
         specs=np.array([s.spec(n).to_json() for n in names], dtype=str),
+        references=np.array([s.reference(n, wait=True).to_json() for n in names], dtype=str),
         subcontainers=np.array([json.dumps([] if n in gone else hierarchy.subcontainers(s.hierarchy, n))
                                 for n in names], dtype=str),
         devices=np.array([k for k, _ in devices], dtype=np.uint32).reshape(-1, 2),
@@ -711,13 +754,14 @@ def load_recording(path) -> dict:
             if "format" not in z.files or str(z["format"]) != RECORDING_FORMAT:
                 raise bad(f"not a {PROG} recording (make one with `{PROG} record`)")
             version = int(z["format_version"])
-            if version not in (1, RECORDING_VERSION):
+            if not 1 <= version <= RECORDING_VERSION:
                 raise bad(f"format version {version}; this {PROG} reads versions 1 to "
                           f"{RECORDING_VERSION} (use the {PROG} that recorded it)")
             rec = {k: z[k] for k in ("stats", "percpu", "disk", "names", "specs",
                                      "subcontainers", "devices", "device_names")}
             for k in ("interfaces", "filesystems", "partitions"):
                 rec[k] = z[k] if version >= 2 else None
+            rec["references"] = z["references"] if version >= 3 else None
     except CliError:
         raise
     except (OSError, ValueError, TypeError, KeyError, EOFError, zipfile.BadZipFile, zlib.error) as e:
@@ -762,11 +806,21 @@ def load_recording(path) -> dict:
     if subs is None or not all(isinstance(x, list) and all(isinstance(n, str) for n in x)
                                for x in subs):
         raise bad("its subcontainer lists are not JSON lists of names")
+    from cgsampler import v1
+    refs = [v1.ContainerReference(name=str(x)) for x in rec["names"]]
+    if rec["references"] is not None:
+        try:
+            if rec["references"].shape != (n,):
+                raise ValueError("shape")
+            refs = [v1.ContainerReference.from_json(str(x)) for x in rec["references"]]
+        except (ValueError, TypeError):         # errors.InvalidJSON is a ValueError
+            raise bad("its references are not ContainerReference JSON, one per container") from None
     return dict(
         path=path, stats=stats, percpu=percpu, disk=disk, interfaces=nets, filesystems=fs,
         partitions=partitions,
         names=[str(x) for x in rec["names"]],
         specs=[str(x) for x in rec["specs"]],
+        references=refs,
         subcontainers=subs,
         devices={(int(a), int(b)): str(d) for (a, b), d in zip(rec["devices"], rec["device_names"])},
     )

@@ -680,6 +680,11 @@ class Sampler:
             _runtimes.apply_spec(spec, meta)
         if c.netns is not None and c.name != "/":
             spec.has_network = True     # a namespace of its own (docs/compat.md: whose network)
+        # A group turned off with disable= is not collected: the spec says so.
+        off = self._disabled
+        spec.has_filesystem &= "filesystem" not in off
+        spec.has_diskio &= "diskio" not in off
+        spec.has_network &= not off >= set(NETWORK_GROUPS)
         return spec
 
     def _meminfo_total(self):
