@@ -32,6 +32,10 @@ class UnknownContainer(CgsamplerError, KeyError):
         return str(self.args[0]) if self.args else ""
 
 
+class AmbiguousName(UnknownContainer):
+    """A runtime alias or prefix that matches several containers."""
+
+
 class InvalidOption(CgsamplerError, ValueError):
     """An argument or option out of its range."""
 

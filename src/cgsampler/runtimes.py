@@ -36,6 +36,7 @@ from cgsampler import errors, v1
 __all__ = [
     "Match", "Metadata", "classify", "parse_docker", "parse_crio", "parse_containerd_bundle",
     "filter_envs", "apply_spec", "path_only", "http_get_json", "DockerAPI", "CrioAPI", "ContainerdState", "Registry", "RuntimeDown",
+    "RuntimeTimeout", "NotRunning",
     "RUNTIMES", "DEFAULT_ENDPOINTS", "default_runtimes",
 ]
 
@@ -49,7 +50,9 @@ DEFAULT_ENDPOINTS = {
 }
 TIMEOUT_S = 2.0          # per request to a runtime
 DOWN_RETRY_S = 5.0       # a runtime that failed is not asked again for this long
+MAX_ENTRY_RETRY_S = 300.0   # cap of one container's back-off (stuck, or not running yet)
 MAX_BODY = 16 << 20      # a larger answer is refused
+_YEAR_10000_NS = 253402300800 * 10**9      # RFC 3339 (and Go's JSON) stop at year 9999
 
 _HEX64 = "[0-9a-f]{64}"
 _ID_RUN = re.compile("[a-z0-9]{64}")       # cAdvisor's id rule: the first such run in the basename
@@ -104,6 +107,8 @@ def classify(name: str) -> Match:
         return Match("docker", base)               # cgroupfs driver: /docker/<id>
     if "conmon" in base:
         return Match("raw")                        # podman and cri-o monitor processes
+    if len(parts) >= 2 and parts[-2] == "libpod_parent" and re.fullmatch(_HEX64, base):
+        return Match("raw")                        # a podman pod (cgroupfs driver): its containers are below
     run = _ID_RUN.search(base)
     if run:
         return Match("", run.group(0))
@@ -207,7 +212,8 @@ def parse_crio(doc: dict, cid: str) -> Metadata:
     return Metadata(
         runtime="crio", id=cid, name=name, aliases=[name, cid] if name else [cid], namespace="crio",
         labels=labels, image=str(doc.get("image") or ""),
-        created=v1.Time.from_unix_ns(created) if isinstance(created, int) and created > 0 else None,
+        created=(v1.Time.from_unix_ns(created)
+                 if isinstance(created, int) and 0 < created < _YEAR_10000_NS else None),
         pid=int(doc.get("pid") or 0))
 
 
@@ -251,6 +257,16 @@ def path_only(match: Match, cgroup_name: str) -> Metadata | None:
 
 class RuntimeDown(OSError):
     """A runtime that cannot be reached or answers nonsense."""
+
+
+class RuntimeTimeout(RuntimeDown):
+    """A request that got no whole answer in time: the runtime is down, or
+    only this container is stuck (docker's inspect of a container being removed)."""
+
+
+class NotRunning(Exception):
+    """The runtime knows the container, but it is not running (yet): created,
+    not started. Named raw, as cAdvisor does, and asked again later."""
 
 
 class _DeadlineSocket(socket.socket):
@@ -303,6 +319,8 @@ def http_get_json(sock_path: str, path: str, timeout: float = TIMEOUT_S):
         resp = conn.getresponse()
         body = resp.read(MAX_BODY + 1)
         status = resp.status
+    except TimeoutError:                      # socket.timeout
+        raise RuntimeTimeout(f"{sock_path}: timed out (GET {path})") from None
     except (OSError, http.client.HTTPException) as e:
         raise RuntimeDown(f"{sock_path}: {e.strerror or e}" if isinstance(e, OSError) and e.strerror
                           else f"{sock_path}: {type(e).__name__}: {e}") from None
@@ -335,7 +353,17 @@ class DockerAPI:
             return None
         if status != 200 or not isinstance(doc, dict):
             raise RuntimeDown(f"{self.endpoint}: HTTP {status} to /containers/{cid[:12]}/json")
-        return parse_docker(doc, self.namespace, self.env_allow, cid)
+        meta = parse_docker(doc, self.namespace, self.env_allow, cid)
+        if meta is None:
+            raise NotRunning(cid)
+        return meta
+
+    def ping(self) -> bool:
+        """The runtime answers a request that touches no container."""
+        try:
+            return http_get_json(self.endpoint, "/version", self.timeout)[0] == 200
+        except RuntimeDown:
+            return False
 
 
 class CrioAPI:
@@ -352,6 +380,12 @@ class CrioAPI:
             raise RuntimeDown(f"{self.endpoint}: HTTP {status} to /containers/{cid[:12]}")
         return parse_crio(doc, cid)
 
+    def ping(self) -> bool:
+        try:
+            return http_get_json(self.endpoint, "/info", self.timeout)[0] == 200
+        except RuntimeDown:
+            return False
+
 
 class ContainerdState:
     """containerd's running tasks, read from its state directory on disk."""
@@ -360,6 +394,9 @@ class ContainerdState:
 
     def __init__(self, endpoint="/run/containerd", timeout=TIMEOUT_S, env_allow=()):
         self.endpoint, self.env_allow = endpoint, tuple(env_allow)
+
+    def ping(self) -> bool:
+        return os.path.isdir(self.endpoint)
 
     def inspect(self, cid: str, cgroup_name: str = "") -> Metadata | None:
         tasks = os.path.join(self.endpoint, self.TASKS)
@@ -439,13 +476,15 @@ def _parse_runtimes(arg) -> dict:
 # --- the registry --------------------------------------------------------------------
 
 class _Entry:
-    __slots__ = ("match", "meta", "pending", "failed")
+    __slots__ = ("match", "meta", "pending", "failed", "retry_at", "tries")
 
     def __init__(self, match):
         self.match = match
         self.meta = None        # Metadata once found
         self.pending = True     # queued or being looked up
-        self.failed = False     # a runtime was down: looked up again at retry()
+        self.failed = False     # no answer yet (runtime down, container stuck or not running): retry()
+        self.retry_at = 0.0     # monotonic time before which retry() leaves it alone
+        self.tries = 0          # answers that said "stuck" or "not running": the back-off doubles
 
 
 class Registry:
@@ -463,11 +502,12 @@ class Registry:
         self.timeout = float(timeout)
         if not self.timeout > 0:
             raise errors.InvalidOption(f"runtime_timeout must be > 0 seconds, got {timeout!r}")
+        self._env_allow = tuple(env_allow)
+        self._auto = runtimes is None       # look again for runtimes whose socket appears later
+        self._next_discovery = time.monotonic() + DOWN_RETRY_S
         self._clients = {}
         for rt, ep in self.endpoints.items():
-            if rt in _CLIENTS:
-                kw = {"namespace": rt} if rt in ("docker", "podman") else {}
-                self._clients[rt] = _CLIENTS[rt](ep, timeout=self.timeout, env_allow=env_allow, **kw)
+            self._add_client(rt, ep)
         self._entries: dict[str, _Entry] = {}
         self._queue = deque()
         self._cond = threading.Condition()
@@ -475,6 +515,11 @@ class Registry:
         self._errors: dict[str, str] = {}
         self._thread = None
         self._closed = False
+
+    def _add_client(self, rt, ep):
+        if rt in _CLIENTS:
+            kw = {"namespace": rt} if rt in ("docker", "podman") else {}
+            self._clients[rt] = _CLIENTS[rt](ep, timeout=self.timeout, env_allow=self._env_allow, **kw)
 
     # queue side (called by the sampler; never blocks on a runtime)
 
@@ -498,18 +543,35 @@ class Registry:
             self._entries.pop(name, None)
 
     def retry(self):
-        """Queues again the lookups that failed on a runtime that was down, once
-        its back-off has passed."""
+        """Queues again the lookups that got no answer (a runtime down, a
+        container stuck or not running yet) once their back-off has passed; with
+        the default runtimes, also those of a runtime whose socket appeared."""
         now = time.monotonic()
+        found = self._discover(now)
         with self._cond:
-            again = [n for n, e in self._entries.items() if e.failed and not e.pending
-                     and any(self._down_until.get(rt, 0) <= now for rt in e.match.candidates)]
+            again = [n for n, e in self._entries.items() if not e.pending and (
+                (e.failed and now >= e.retry_at
+                 and any(self._down_until.get(rt, 0) <= now for rt in e.match.candidates))
+                or (e.meta is None and found.intersection(e.match.candidates)))]
             for n in again:
                 self._entries[n].pending = True
                 self._queue.append(n)
             if again:
                 self._start()
                 self._cond.notify_all()
+
+    def _discover(self, now) -> set:
+        """Runtimes (default set only) whose socket exists now and did not before."""
+        if not self._auto or now < self._next_discovery:
+            return set()
+        self._next_discovery = now + DOWN_RETRY_S
+        new = {rt: ep for rt, ep in default_runtimes().items()
+               if rt in _CLIENTS and rt not in self._clients}
+        with self._cond:
+            for rt, ep in new.items():
+                self.endpoints[rt] = ep
+                self._add_client(rt, ep)
+        return set(new)
 
     def close(self):
         with self._cond:
@@ -534,18 +596,25 @@ class Registry:
                 e = self._entries.get(name)
             if e is None:
                 continue
-            meta, failed = self._lookup(name, e.match)
+            meta, failed, own = self._lookup(name, e.match)
             with self._cond:
                 if self._entries.get(name) is e:
                     e.meta = meta or path_only(e.match, name)
                     e.failed, e.pending = failed, False
+                    if own:                 # this container's own trouble: its own back-off
+                        e.retry_at = time.monotonic() + min(DOWN_RETRY_S * 2 ** e.tries, MAX_ENTRY_RETRY_S)
+                        e.tries += 1
+                    elif not failed:
+                        e.tries = 0
                 self._cond.notify_all()
 
     def _lookup(self, name, match):
-        """(Metadata or None, whether some runtime that may own it was down)."""
-        failed = False
+        """(Metadata or None, whether it is worth asking again, whether the
+        reason is the container's own: stuck or not running, the runtime fine)."""
+        failed = own = False
         for rt in match.candidates:
-            client = self._clients.get(rt)
+            with self._cond:
+                client = self._clients.get(rt)
             if client is None:
                 continue
             if self._down_until.get(rt, 0) > time.monotonic():
@@ -553,6 +622,17 @@ class Registry:
                 continue
             try:
                 meta = client.inspect(match.id, name)
+            except NotRunning:
+                failed = own = True         # created, not started: asked again later
+                continue
+            except RuntimeTimeout as ex:
+                failed = True
+                if client.ping():           # the runtime answers: only this container is stuck
+                    own = True
+                    continue
+                self._down_until[rt] = time.monotonic() + DOWN_RETRY_S
+                self._errors[rt] = str(ex)
+                continue
             except RuntimeDown as ex:
                 self._down_until[rt] = time.monotonic() + DOWN_RETRY_S
                 self._errors[rt] = str(ex)
@@ -567,8 +647,8 @@ class Registry:
             self._errors.pop(rt, None)
             self._down_until.pop(rt, None)
             if meta is not None:
-                return meta, False
-        return None, failed
+                return meta, False, False
+        return None, failed, own
 
     # query side (never called from a sweep)
 
@@ -612,7 +692,7 @@ class Registry:
         # Wait while the lookups make progress: the timeout bounds one request,
         # and hundreds of containers queued at once take longer than one.
         left = None
-        while not self.wait(names):
+        while not self.wait(names, 2 * self.timeout):   # one lookup: a request, and a probe if it timed out
             with self._cond:
                 pending = sum(1 for n in names if n in self._entries and self._entries[n].pending)
             if self._closed or (left is not None and pending >= left):
@@ -634,5 +714,5 @@ class Registry:
             raise errors.UnknownContainer(
                 f"no container named {alias!r}: not a runtime container name, id, id prefix or "
                 "systemd unit seen here (cgroup names start with '/'; list them with `cgsampler top --once`)")
-        raise errors.UnknownContainer(f"{alias!r} is ambiguous: it matches {len(exact)} containers "
+        raise errors.AmbiguousName(f"{alias!r} is ambiguous: it matches {len(exact)} containers "
                                       f"({', '.join(exact[:3])}{', ...' if len(exact) > 3 else ''})")

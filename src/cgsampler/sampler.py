@@ -756,7 +756,18 @@ class Sampler:
         key = _normalize(name)
         if key in self._containers or name.startswith("/"):
             return key
-        return self._rt.find(name, list(self._containers))
+        live = [n for n, c in self._containers.items() if c.retired_at is None]
+        try:
+            return self._rt.find(name, live)
+        except errors.AmbiguousName:
+            raise
+        except errors.UnknownContainer:
+            # A container that vanished is still found while its history lasts,
+            # but one running under the same name comes first (podman rm; run).
+            gone = [n for n, c in self._containers.items() if c.retired_at is not None]
+            if not gone:
+                raise
+            return self._rt.find(name, gone)
 
     def metadata(self, name, wait=True):
         """The container's runtimes.Metadata (runtime, id, name, aliases,
