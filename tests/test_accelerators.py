@@ -187,9 +187,16 @@ def test_gpus_unused_for_idle_timeout_are_shut_down_and_loaded_again_when_a_proc
         assert (s.accelerator_status, fake.init_count()) == ("idle", 0)
         s.sample()
         assert acc_json(s) is None and s.container_info("/").stats[-1].cpu.usage.total > 0
+        # With the process path on, refresh() looks for GPU processes once per
+        # max(process_interval, idle_timeout): an nvmlInit each time.
+        inits = fake.inits_total()
+        s.refresh()                                  # too soon after the shutdown: does not look
+        assert fake.inits_total() == inits
+        time.sleep(0.25)
         s.refresh()                                  # looks, finds no GPU process, lets go again
-        assert (s.accelerator_status, fake.init_count()) == ("idle", 0)
+        assert (s.accelerator_status, fake.init_count(), fake.inits_total()) == ("idle", 0, inits + 1)
         fake.configure(TWO_GPUS + f"1.proc {workers[0]} 4096\n")
+        time.sleep(0.25)
         s.refresh()
         assert (s.accelerator_status, fake.init_count()) == ("ok", 1)
         s.sample()

@@ -322,7 +322,11 @@ class Sampler:
         """Picks up new cgroups and drops vanished ones whose history has aged out
         of the ring. Returns (added, dropped) name lists."""
         with self._lock:
-            return self._refresh()
+            out = self._refresh()
+        # An NVML (re)load waits for the library a bounded time: outside the
+        # lock, so sweeps in other threads go on meanwhile.
+        self._acc.refresh()
+        return out
 
     def _update_filesystems(self):
         """(Re)reads the partition table of "/" from mountinfo; a changed table
@@ -365,7 +369,6 @@ class Sampler:
             if c.retired_at is not None and self._count - c.retired_at >= self._T:
                 self._drop(c)
                 dropped.append(c.name)
-        self._acc.refresh()
         self._rt.retry()          # lookups that met a runtime that was down
         return added, dropped
 

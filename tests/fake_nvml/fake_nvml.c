@@ -11,6 +11,8 @@
  *   init_error 9                 nvmlInit_v2 returns this code
  *   init_hang_ms 3000            nvmlInit_v2 sleeps this long first
  *   count_error 15               nvmlDeviceGetCount_v2 returns this code
+ *   hang_file /tmp/x             memory and process-list calls block while this file
+ *                                exists (a GPU fallen off the bus)
  *   0.name NVIDIA H200           (rest of the line)
  *   0.name_unterminated 1        nvmlDeviceGetName fills the whole buffer, no NUL
  *   0.uuid GPU-...
@@ -20,6 +22,7 @@
  *   0.util_gpu 37 / 0.util_memory 5
  *   0.proc PID BYTES             a compute process (repeat the line)
  *   0.gproc PID BYTES            a graphics process
+ *   0.proc_need N                the process lists answer INSUFFICIENT_SIZE asking for N
  *   0.err.handle|name|uuid|minor|memory|utilization|processes CODE
  *   0.err.memory_v2 CODE         only nvmlDeviceGetMemoryInfo_v2 fails (an old driver: 25)
  *   0.mig_mode 1                 MIG enabled (else nvmlDeviceGetMigMode: NOT_SUPPORTED)
@@ -32,6 +35,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <unistd.h>
 
 typedef int ret_t;
 enum {
@@ -61,12 +65,14 @@ typedef struct fake_dev {
     ret_t err_handle, err_name, err_uuid, err_minor, err_memory, err_memory_v2, err_util, err_procs;
     unsigned int mig_mode;
     int parent;                  /* -1: a physical GPU */
+    unsigned int proc_need;
 } fake_dev;
 
 static fake_dev devs[MAXDEV];
 static unsigned int count;
 static ret_t init_error, count_error;
 static long init_hang_ms;
+static char hang_file[512];
 static int init_count;
 static int inits_total;          /* successful inits ever */
 static unsigned long long calls;
@@ -77,6 +83,14 @@ static void reset(void) {
     count = 0;
     init_error = count_error = OK;
     init_hang_ms = 0;
+    hang_file[0] = '\0';
+}
+
+static void hang_while_the_file_exists(void) {
+    while (hang_file[0] && access(hang_file, F_OK) == 0) {
+        struct timespec ts = {0, 10000000L};
+        nanosleep(&ts, NULL);
+    }
 }
 
 static void chomp(char *s) {
@@ -102,6 +116,7 @@ int fake_nvml_reload(void) {
         if (!strcmp(key, "init_error")) { init_error = (ret_t)v; continue; }
         if (!strcmp(key, "init_hang_ms")) { init_hang_ms = (long)v; continue; }
         if (!strcmp(key, "count_error")) { count_error = (ret_t)v; continue; }
+        if (!strcmp(key, "hang_file")) { snprintf(hang_file, sizeof(hang_file), "%s", val); continue; }
         char *dot = strchr(key, '.');
         if (dot == NULL) continue;
         int i = atoi(key);
@@ -120,6 +135,7 @@ int fake_nvml_reload(void) {
         else if (!strcmp(k, "util_memory")) d->util_mem = (unsigned)v;
         else if (!strcmp(k, "mig_mode")) d->mig_mode = (unsigned)v;
         else if (!strcmp(k, "parent")) d->parent = (int)v;
+        else if (!strcmp(k, "proc_need")) d->proc_need = (unsigned)v;
         else if (!strcmp(k, "proc") || !strcmp(k, "gproc")) {
             char *end;
             unsigned long pid = strtoul(val, &end, 0);
@@ -256,6 +272,7 @@ typedef struct { unsigned long long total, free, used; } mem_v1_t;
 typedef struct { unsigned int version; unsigned long long total, reserved, free, used; } mem_v2_t;
 
 ret_t nvmlDeviceGetMemoryInfo(void *h, mem_v1_t *m) {
+    hang_while_the_file_exists();
     ret_t r; fake_dev *d = dev_of(h, &r); if (!d) return r;
     if (d->err_memory) return d->err_memory;
     if (m == NULL) return E_INVALID;
@@ -267,6 +284,7 @@ ret_t nvmlDeviceGetMemoryInfo(void *h, mem_v1_t *m) {
 
 #ifndef FAKE_NO_MEMORY_V2
 ret_t nvmlDeviceGetMemoryInfo_v2(void *h, mem_v2_t *m) {
+    hang_while_the_file_exists();
     ret_t r; fake_dev *d = dev_of(h, &r); if (!d) return r;
     if (d->err_memory) return d->err_memory;
     if (m == NULL) return E_INVALID;
@@ -299,8 +317,10 @@ typedef struct { unsigned int pid; unsigned long long mem; } proc_v1_t;
 
 static ret_t procs(void *h, unsigned int *n, void *out, int graphics, int legacy) {
     ret_t r; fake_dev *d = dev_of(h, &r); if (!d) return r;
+    hang_while_the_file_exists();
     if (d->err_procs) return d->err_procs;
     if (n == NULL) return E_INVALID;
+    if (d->proc_need && *n < d->proc_need) { *n = d->proc_need; return E_INSUFFICIENT_SIZE; }
     const proc_t *src = graphics ? d->gprocs : d->procs;
     unsigned int have = graphics ? d->ngprocs : d->nprocs;
     if (*n < have || (have > 0 && out == NULL)) { *n = have; return E_INSUFFICIENT_SIZE; }

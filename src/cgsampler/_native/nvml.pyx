@@ -143,6 +143,7 @@ PROCESS_DTYPE = np.dtype({
     "itemsize": 24,
 })
 VALUE_NOT_AVAILABLE = 0xFFFFFFFFFFFFFFFF    # used_gpu_memory NVML could not tell
+MAX_PROCESSES = 1 << 16     # a process list asking more room than this is an error, not an allocation
 
 _INIT_STATUS = {
     CGS_NVML_ERROR_DRIVER_NOT_LOADED: "driver not loaded",
@@ -450,6 +451,10 @@ cdef class Nvml:
                 rc = self.processes_into(device, graphics, &count)
             if rc != CGS_NVML_ERROR_INSUFFICIENT_SIZE:
                 break
+            if count > MAX_PROCESSES:
+                kind = "graphics" if graphics else "compute"
+                raise NvmlError(rc, f"{kind} processes of device row {device}: NVML asks room "
+                                f"for {count}, over the {MAX_PROCESSES} this reader holds")
             self._grow_processes(2 * count + 5)
         if rc != CGS_NVML_SUCCESS:
             kind = "graphics" if graphics else "compute"
