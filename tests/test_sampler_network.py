@@ -611,3 +611,27 @@ def test_refresh_follows_a_process_that_moves_itself_into_another_namespace(rig,
         assert name == rig.iface(rig.b)
         assert counters == sysfs_counters(hb, rig.iface(rig.b))
         assert tcp_row(r) == tcp_expected(rig, rig.b) and tcp_row(r)["tcp"]["listen"] == 2
+
+
+def test_a_cgroup_whose_process_left_takes_the_namespace_of_the_one_that_joined(rig, cgroups):
+    """The process that gave cgroup x its namespace moves to cgroup y (still
+    alive, still in namespace a), and one in namespace b joins x: after
+    refresh() x is read in b and y in a, socket counts included, though the
+    socket groups' 5 s interval has not passed (nothing of a is carried into x)."""
+    x, y = cgroups.make(), cgroups.make()
+    ha = cgroups.put(x, rig.a)
+    with Sampler(containers=[x.name, y.name], history=8) as s:
+        s.sample()
+        assert [n for n, _ in ifaces(s, x.name)] == [rig.iface(rig.a)]
+        assert not row(s, y.name)["valid"] & NET_GROUPS
+        y.add(ha.pid)                                 # x's process moves to y ...
+        cgroups.put(x, rig.b)                         # ... and one of b joins x
+        rig.listen(2, ns=rig.b)
+        s.refresh()
+        s.sample()
+        rx, ry = row(s, x.name), row(s, y.name)
+        assert [n for n, _ in ifaces(s, x.name)] == [rig.iface(rig.b)]
+        assert [n for n, _ in ifaces(s, y.name)] == [rig.iface(rig.a)]
+        assert rx["fresh"] & G["tcp"] and ry["fresh"] & G["tcp"]
+        assert tcp_row(rx) == tcp_expected(rig, rig.b) and tcp_row(rx)["tcp"]["listen"] == 2
+        assert tcp_row(ry) == tcp_expected(rig, rig.a)

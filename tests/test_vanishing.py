@@ -615,6 +615,8 @@ class VanishingMachine(RuleBasedStateMachine):
                 self.tracked[leaf] = self.gen[leaf]
                 self.added_at[leaf] = count
         for leaf in POOL:
+            if leaf in self.tracked and leaf not in self.retired_at and self.cgs[leaf] is None:
+                self.retired_at[leaf] = count        # refresh() finds its directory gone
             if self.cgs[leaf] is not None:
                 assert self.names[leaf] in self.s.names
 

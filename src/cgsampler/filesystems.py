@@ -60,6 +60,16 @@ class Partition:
     minor: int
 
 
+# Filesystems whose statfs() waits on a server or a daemon: never statfs'ed
+# inside a sweep, not even at "/" (a hung server would stall every sample).
+REMOTE_TYPE_PREFIXES = ("nfs", "cifs", "smb", "9p", "virtiofs", "ceph", "glusterfs", "fuse", "afs",
+                        "lustre", "gpfs", "beegfs", "davfs", "sshfs", "ncpfs", "coda")
+
+
+def _remote(fstype: str) -> bool:
+    return fstype.startswith(REMOTE_TYPE_PREFIXES)
+
+
 def _kept(fstype: str, include_nfs: bool) -> bool:
     return (fstype.startswith("ext") or fstype in FS_TYPES
             or (include_nfs and fstype in ("nfs", "nfs4")))
@@ -97,13 +107,14 @@ def partitions(mountinfo_path: str | None = None, proc_root: str = "/proc",
     except tmpfs, which is keyed by mount point (a later tmpfs on the same
     mount point replaces the earlier, hidden one); mount points under
     ``excluded_prefixes`` are skipped; the mount at ``/`` is always in the
-    table, whatever its type, with mount point ``/``.
+    table, with mount point ``/``, unless it is a network or FUSE filesystem.
 
-    NFS (nfs, nfs4) is left out unless ``include_nfs``: `FsSampler` calls
-    statfs() on every mount point inside one nogil sweep with no timeout, and
-    a hung NFS server would stall that sweep (and every metric in it) for as
-    long as the server is away. cAdvisor keeps nfs* and bounds statfs with a
-    2 s timeout instead.
+    NFS (nfs, nfs4) is left out unless ``include_nfs``, and so is a network or
+    FUSE root (REMOTE_TYPE_PREFIXES): `FsSampler` calls statfs() on every mount
+    point inside one nogil sweep with no timeout, and a hung server would stall
+    that sweep (and every metric in it) for as long as the server is away.
+    cAdvisor keeps nfs* and its root whatever it is, and bounds statfs with a 2 s
+    timeout instead.
 
     Raises OSError if the file cannot be read, errors.MalformedFile if a line
     does not parse.
@@ -123,7 +134,7 @@ def partitions(mountinfo_path: str | None = None, proc_root: str = "/proc",
             continue                 # bind mount of a source already kept
         p = _partition(m)
         table[p.device] = p
-    if root is not None:
+    if root is not None and (not _remote(root.fstype) or _kept(root.fstype, include_nfs)):
         # "/" is always there and always under its own mount point, even when
         # the same source was seen first at another (bind) mount point.
         p = _partition(root)
@@ -163,9 +174,30 @@ def device_names(rows=None, sys_root: str = "/sys") -> dict:
     return names
 
 
+MIN_DISKS = 256
+
+
+def diskstats_lines(diskstats_path: str = "/proc/diskstats") -> int:
+    """Lines of the diskstats file now (0 if unreadable)."""
+    try:
+        with open(diskstats_path, "rb") as f:
+            return f.read(64 << 20).count(b"\n")
+    except OSError:
+        return 0
+
+
+def disk_capacity(lines: int) -> int:
+    """Diskstats lines an FsSampler keeps per sample for a file of `lines`:
+    room for twice as many, at least MIN_DISKS."""
+    return max(MIN_DISKS, 2 * lines)
+
+
 def fs_sampler(parts: list[Partition], history: int, diskstats_path: str = "/proc/diskstats",
-               max_disks: int = 256):
-    """An FsSampler for these partitions (entry i of each row is ``parts[i]``)."""
+               max_disks: int | None = None):
+    """An FsSampler for these partitions (entry i of each row is ``parts[i]``);
+    `max_disks` defaults to disk_capacity() of the file now."""
+    if max_disks is None:
+        max_disks = disk_capacity(diskstats_lines(diskstats_path))
     from ._native.filesystems import FsSampler
     return FsSampler([p.mountpoint for p in parts], [p.major for p in parts],
                      [p.minor for p in parts], history, diskstats_path, max_disks)

@@ -168,6 +168,11 @@ class Hierarchy:
         rel = _relative(name)
         return os.path.join(base, rel) if rel else base
 
+    def exists(self, name: str) -> bool:
+        """The container's directory is in some tracked hierarchy."""
+        rel = _relative(name)
+        return any(os.path.isdir(os.path.join(root, rel) if rel else root) for root in self._dirs())
+
     def _dirs(self, controllers=TRACKED_CONTROLLERS) -> list[str]:
         # Distinct hierarchy roots, in controller order.
         if self.version == 2:

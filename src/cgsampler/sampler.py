@@ -29,7 +29,6 @@ NETWORK_GROUPS = ("network", "tcp", "udp")
 SOCKET_INTERVAL = 5.0   # default seconds between socket-table reads (benchmarks/README.md)
 SCHEDSTAT_INTERVAL = 1.0    # default seconds between schedstat reads
 PROC_LOAD_INTERVAL = 1.0    # ... and between task-state counts from /proc (no taskstats)
-NETNS_PIDS_TRIED = 64   # processes of a cgroup looked at to find its network namespace
 
 
 def raise_fd_limit() -> int:
@@ -258,7 +257,7 @@ class Sampler:
         self._free_cols: list[int] = []
         self._t = 0          # next row of the ring
         self._count = 0      # sweeps done
-        self._devices = {**filesystems.device_names(sys_root=sys_root), **block_devices(sys_root)}
+        self._devices = {}          # (major, minor) -> "/dev/<name>", read at each refresh()
         # The host's filesystems (statfs) with their /proc/diskstats counters,
         # sampled with every sweep into a ring of their own; shown on "/".
         self._partitions, self._fs = [], None       # made by the first refresh()
@@ -331,15 +330,18 @@ class Sampler:
     def _update_filesystems(self):
         """(Re)reads the partition table of "/" from mountinfo; a changed table
         (a mount or unmount since) gets a new filesystem ring, so a gone mount
-        point is never statfs'ed as its parent directory's filesystem. The
-        samples before the change then have no filesystems."""
+        point is never statfs'ed as its parent directory's filesystem; so does a
+        /proc/diskstats grown past what the ring holds per sample. The samples
+        before the change then have no filesystems."""
         try:
             parts = filesystems.partitions(proc_root=self._proc_root)
         except (OSError, errors.MalformedFile):
             parts = []
-        if self._fs is not None and parts == self._partitions:
-            return
-        fs = filesystems.fs_sampler(parts, self._T, os.path.join(self._proc_root, "diskstats"))
+        diskstats = os.path.join(self._proc_root, "diskstats")
+        lines = filesystems.diskstats_lines(diskstats)
+        if self._fs is not None and parts == self._partitions and lines <= self._fs.max_disks:
+            return                   # same table, and room for every diskstats line
+        fs = filesystems.fs_sampler(parts, self._T, diskstats)
         if self._fs is not None:
             self._fs.close()
         self._fs, self._partitions = fs, parts
@@ -349,7 +351,12 @@ class Sampler:
         self._collect_vanished()
         if "filesystem" not in self._disabled:
             self._update_filesystems()
+        # Devices added since (a disk, a dm volume) get their names; a name once
+        # seen is kept for the samples that used it.
+        self._devices.update({**filesystems.device_names(sys_root=self._sys_root),
+                              **block_devices(self._sys_root)})
         present = hierarchy.walk(self._h)
+        self._retire_missing(present)
         if self._wanted is not None:
             wanted = set(self._wanted)
             present = [n for n in present if n in wanted]
@@ -371,6 +378,17 @@ class Sampler:
                 dropped.append(c.name)
         self._rt.retry()          # lookups that met a runtime that was down
         return added, dropped
+
+    def _retire_missing(self, present):
+        """Retires tracked containers the walk no longer finds and whose cgroup
+        directory is gone, though their kept fds still read: a v1 cgroup renamed
+        away (rename(2) of a v1 cgroup keeps its files; v2 refuses it)."""
+        here = set(present)
+        for c in list(self._containers.values()):
+            if c.retired_at is None and c.name not in here and not self._h.exists(c.name):
+                self._engine.retire_slot(c.slot)
+                c.retired_at = self._count
+                self._release_netns(c)
 
     def _add(self, name):
         try:
@@ -414,26 +432,28 @@ class Sampler:
 
     # --- network namespaces ---------------------------------------------------------
 
-    def _container_pid(self, c):
+    def _cgroup_pids(self, c):
+        """The pids listed in the container's own cgroup.procs ([] if unreadable)."""
+        try:
+            with open(c.procs or hierarchy.files(self._h, c.name)["cgroup.procs"], "rb") as f:
+                return [int(p) for p in f.read().split() if p.isdigit()]   # not a pid: the sweep counts it
+        except (OSError, KeyError):
+            return []
+
+    def _container_pid(self, c, pids):
         """(pid, namespace key) of a process of the container in a network
-        namespace of its own: the host's process for "/" (_host_pid), else the first listed process
-        whose namespace is not the host's (a cgroup in the host namespace has
-        no network stats, or host traffic would be counted twice); None."""
+        namespace of its own: the host's process for "/" (_host_pid), else the
+        first of `pids` whose namespace is not the host's (a cgroup in the host
+        namespace has no network stats, or host traffic would be counted
+        twice); None. One readlink per pid until one is found."""
         if c.name == "/":
             return (self._host_pid, self._host_netns) if self._host_netns else None
         if self._host_netns is None:
             return None                    # the host's namespace is unknown: nothing to tell apart
-        try:
-            with open(c.procs or hierarchy.files(self._h, c.name)["cgroup.procs"], "rb") as f:
-                pids = f.read().split()[:NETNS_PIDS_TRIED]
-        except (OSError, KeyError):
-            return None
         for pid in pids:
-            if not pid.isdigit():
-                continue                   # not a pid (a malformed file): the sweep counts it
-            key = _netns_key(self._proc_root, int(pid))
+            key = _netns_key(self._proc_root, pid)
             if key is not None and key != self._host_netns:
-                return int(pid), key
+                return pid, key
         return None
 
     def _attach_netns(self, c):
@@ -441,9 +461,11 @@ class Sampler:
         it is the first container there."""
         if c.retired_at is not None or self._disabled >= set(NETWORK_GROUPS):
             return
-        if c.netns is not None and _netns_key(self._proc_root, c.netns_pid) == c.netns:
-            return                         # its process is still there, in the same namespace
-        found = self._container_pid(c)
+        pids = self._cgroup_pids(c) if c.name != "/" else []
+        if (c.netns is not None and (c.name == "/" or c.netns_pid in pids)
+                and _netns_key(self._proc_root, c.netns_pid) == c.netns):
+            return                         # its process is still in it, in the same namespace
+        found = self._container_pid(c, pids)
         if found is not None and found[1] == c.netns:
             c.netns_pid = found[0]
             return
@@ -654,6 +676,11 @@ class Sampler:
         with self._lock:
             c = self._get(name)
             out = self._engine.slot_errors(c.slot)
+            if c.netns is not None:
+                # The network groups' reads belong to the namespace, not to a file of the slot.
+                ns = self._engine.netns_errors(self._netns[c.netns].nid)
+                out["network"] = {"dev": _read_result(ns["dev"]), "sockets": _read_result(ns["sockets"]),
+                                  "sock_diag": ns["sock_diag"]}
         out["vanished"] = c.retired_at is not None
         out["reopened"] = c.reopened
         return out
@@ -842,6 +869,15 @@ class Sampler:
 
 
 MAX_INTERVAL_S = 10 * 365 * 86400     # ten years: "practically never", still exact in int64 ns
+
+
+def _read_result(code):
+    """A namespace read's last result as text: None (fine), "malformed", or the errno's."""
+    if code == 0:
+        return None
+    if code == -1:                 # formats.PARSE_MALFORMED
+        return "malformed"
+    return os.strerror(-code) if code < 0 else f"error {code}"
 
 
 def _intervals_ns(intervals):

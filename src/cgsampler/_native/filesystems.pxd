@@ -30,9 +30,10 @@ cdef class FsSampler:
     cdef uint64_t *count_data
     cdef uint64_t *over_data
     cdef bint busy
+    cdef bint check_devices        # skip a mount point whose st_dev is not its partition's
     cdef object _paths             # the bytes objects `paths` points into
     cdef readonly object fs, diskstats, disk_count, disk_overflow, mountpoints
-    cdef readonly uint64_t read_errors, parse_errors, statfs_errors
+    cdef readonly uint64_t read_errors, parse_errors, statfs_errors, moved_errors
     cdef readonly int diskstats_errno
 
     cdef _enter(self)

@@ -32,6 +32,15 @@ cdef extern from "<sys/vfs.h>" nogil:
         unsigned long long f_frsize
     int c_statfs "statfs"(const char *path, struct_statfs *buf)
 
+cdef extern from "<sys/stat.h>" nogil:
+    ctypedef struct struct_stat "struct stat":
+        unsigned long long st_dev
+    int c_stat "stat"(const char *path, struct_stat *buf)
+
+cdef extern from "<sys/sysmacros.h>" nogil:
+    unsigned int dev_major "major"(unsigned long long dev)
+    unsigned int dev_minor "minor"(unsigned long long dev)
+
 cdef enum:
     NIO = FS_NIO
     FS_STATFS = 1
@@ -53,9 +62,14 @@ cdef class FsSampler:
     Entry i takes the counters of the first stored diskstats line with its
     major:minor (FS_DISKSTATS set); none (overlay, tmpfs, btrfs, or a line past
     K) leaves them 0. A failed statfs zeroes that entry's statfs values and
-    clears its FS_STATFS bit only.
+    clears its FS_STATFS bit only; so does a mount point whose st_dev is no
+    longer the partition's major:minor (unmounted, or another mount on top
+    since the table was read: its statfs would describe another filesystem;
+    check_devices=False turns that check off, for tests that statfs one real
+    mount point under made-up device numbers).
     Counters: read_errors / parse_errors (diskstats reads that failed / files
-    that did not parse: that row has no disks), statfs_errors; diskstats_errno
+    that did not parse: that row has no disks), statfs_errors, moved_errors
+    (mount points that showed another device); diskstats_errno
     is the errno of the last failed open or read of the diskstats file (0: none).
     Not for concurrent use: one sample() (or timing loop) at a time.
     """
@@ -63,7 +77,7 @@ cdef class FsSampler:
         self.fd = -1
 
     def __init__(self, mountpoints, majors, minors, Py_ssize_t history,
-                 diskstats_path="/proc/diskstats", Py_ssize_t max_disks=256):
+                 diskstats_path="/proc/diskstats", Py_ssize_t max_disks=256, bint check_devices=True):
         cdef Py_ssize_t i
         cdef FsEntry probe
         if self._paths is not None:
@@ -83,6 +97,7 @@ cdef class FsSampler:
             if not p or b"\0" in p:
                 raise ValueError(f"bad mount point {p!r}")
         self.nfs, self.ndisk, self.history = len(paths), max_disks, history
+        self.check_devices = check_devices
         self._paths = paths
         self.mountpoints = tuple(paths)
         n = max(self.nfs, 1)
@@ -124,6 +139,11 @@ cdef class FsSampler:
         free(self.buf)
 
     @property
+    def max_disks(self):
+        """Diskstats lines kept per sample (more are counted in disk_overflow)."""
+        return self.ndisk
+
+    @property
     def diskstats_open(self):
         """True while the diskstats fd is held (also after a failed read)."""
         return self.fd >= 0
@@ -158,6 +178,7 @@ cdef class FsSampler:
         cdef uint64_t count = 0, over = 0, frsize
         cdef Py_ssize_t n, i, j, ok = 0
         cdef struct_statfs s
+        cdef struct_stat st
         if self.fd >= 0:
             n = self.read_diskstats()
             if n < 0:
@@ -170,7 +191,11 @@ cdef class FsSampler:
         for i in range(self.nfs):
             e = row + i
             e.valid = 0
-            if c_statfs(self.paths[i], &s) == 0:
+            if self.check_devices and c_stat(self.paths[i], &st) == 0 and (dev_major(st.st_dev) != self.majors[i]
+                                                    or dev_minor(st.st_dev) != self.minors[i]):
+                e.capacity = e.usage = e.available = e.inodes = e.inodes_free = 0
+                self.moved_errors += 1
+            elif c_statfs(self.paths[i], &s) == 0:
                 # f_frsize is 0 on kernels before 2.6; f_bsize is then the unit.
                 frsize = s.f_frsize if s.f_frsize else s.f_bsize
                 e.capacity = s.f_blocks * frsize

@@ -58,6 +58,8 @@ cdef void netns_free(NetnsState *ns) noexcept nogil:
 cdef enum:
     MAX_NET_FILE = 64 << 20     # net/dev of 300,000 interfaces; a longer "file" (a fake root's
                                 # /dev/zero) fails with EFBIG instead of taking all memory
+    MAX_SOCKET_TABLE = 1 << 30  # /proc/net/tcp6 of 6 million sockets (178 bytes a line); the
+                                # /proc fallback only: sock_diag streams its answer
 
 
 cdef int netns_read_dev(NetnsState *ns, uint64_t sweep, char **buf, Py_ssize_t *cap) noexcept nogil:
@@ -114,7 +116,7 @@ cdef int netns_read_sockets(NetnsState *ns, uint64_t sweep, int tables, char **b
             continue
         if ns.table_fds[i] < 0:
             continue
-        n = read_seq_file(ns.table_fds[i], buf, cap, MAX_NET_FILE)
+        n = read_seq_file(ns.table_fds[i], buf, cap, MAX_SOCKET_TABLE)
         if n < 0:
             ns.sock_err = <int>n
             continue

@@ -348,9 +348,16 @@ cdef class Engine:
     def set_slot_netns(self, Py_ssize_t sid, Py_ssize_t nid):
         """Points a container at its network namespace (-1: none; then its
         network, tcp and udp groups are not collected)."""
+        cdef int g
         self._check(sid)
         if nid >= 0 and (nid >= self.nnetns or self.netns[nid] == NULL):
             raise KeyError(f"no network namespace {nid}")
+        if nid != self.slots[sid].netns:
+            # Another namespace: its groups are read at the next sweep, never
+            # carried over from the namespace the container left.
+            for g in range(NGROUPS):
+                if ((<uint64_t>1) << g) & (CGS_NETWORK | CGS_TCP | CGS_UDP):
+                    self.slots[sid].next_due[g] = 0
         self.slots[sid].netns = nid
 
     def set_slot_intervals(self, Py_ssize_t sid, intervals_ns):
@@ -490,6 +497,14 @@ cdef class Engine:
             else:
                 close(fd)
         return kept
+
+    def retire_slot(self, Py_ssize_t sid):
+        """The container is gone though its fds still read (a v1 cgroup renamed
+        away): closes its fds and keeps its column, as a vanished one."""
+        self._check(sid)
+        if self.slots[sid].state == SLOT_ACTIVE:
+            self._close_fds(&self.slots[sid])
+            self.slots[sid].state = SLOT_VANISHED + 1      # reported (by the caller)
 
     def remove_slot(self, Py_ssize_t sid):
         """Closes the slot's fds and frees it."""
