@@ -18,7 +18,8 @@
  *                 SOCK_DIAG_BY_FAMILY for UDP and UDP6 with INET_DIAG_SKMEMINFO;
  *                 each dump is sent and received until NLMSG_DONE (walking the
  *                 message headers only: that is how the end is found);
- *   ff_statfs     statfs() of each path (the filesystems group).
+ *   ff_statfs     stat() and statfs() of each path (the filesystems group: the
+ *                 stat checks the mount point still shows its device).
  * Each returns a count (bytes, messages) or -errno.
  */
 #define _GNU_SOURCE
@@ -190,9 +191,10 @@ long long ff_read_all(int fd)
 long long ff_statfs(const char *const *paths, long n)
 {
     struct statfs s;
+    struct stat st;
     long long ok = 0;
     for (long i = 0; i < n; i++)
-        ok += statfs(paths[i], &s) == 0;
+        ok += stat(paths[i], &st) == 0 && statfs(paths[i], &s) == 0;
     return ok;
 }
 

@@ -30,7 +30,7 @@ Series, all in one process and interleaved in rounds (order rotated each round):
     - per namespace: net/dev read to EOF through a kept fd; the sock_diag dumps
       the sampler makes (TCPDIAG_GETSOCK for tcp+tcp6 in one walk, UDP and UDP6
       with SKMEMINFO), each received to NLMSG_DONE;
-    - statfs of every partition the sampler samples + /proc/diskstats to EOF.
+    - stat + statfs of every partition the sampler samples + /proc/diskstats to EOF.
   (benchmarks/full_floor.c, called through ctypes: a few calls per sweep.)
 * each group alone: a sampler with every other group disabled, and its floor
   (only that group's parts). network, tcp, udp and filesystem cannot stand

@@ -249,11 +249,12 @@ cdef class FsSampler:
 
     def time_floor(self, Py_ssize_t reps):
         """Nanoseconds for `reps` rounds of the same syscalls sample() makes
-        (pread of diskstats to the end, statfs of every mount point) with no
-        parsing, joining or stores: the floor sample() is measured against."""
+        (pread of diskstats to the end, stat and statfs of every mount point)
+        with no parsing, joining or stores: the floor sample() is measured against."""
         cdef timespec t0, t1
         cdef Py_ssize_t r, i
         cdef struct_statfs s
+        cdef struct_stat st
         self._enter()
         with nogil:
             clock_gettime(CLOCK_MONOTONIC, &t0)
@@ -261,6 +262,8 @@ cdef class FsSampler:
                 if self.fd >= 0:
                     self.read_diskstats()
                 for i in range(self.nfs):
+                    if self.check_devices:
+                        c_stat(self.paths[i], &st)
                     c_statfs(self.paths[i], &s)
             clock_gettime(CLOCK_MONOTONIC, &t1)
         self.busy = False
