@@ -249,3 +249,118 @@ print("alive", t.is_alive(), "bad", bad)
                        env=dict(os.environ, PYTHONPATH=SRC, FAKE_NVML_CONFIG=fake.config_path))
     assert r.returncode == 0, r.stderr
     assert r.stdout.strip() == "alive False bad []"
+
+
+FOUR_GPUS = "count 4\n" + "".join(f"{i}.uuid GPU-B-{i}\n{i}.minor {i}\n{i}.memory_total 1000\n{i}.memory_used {10 + i}\n"
+                                   for i in range(4))
+
+
+def test_a_reload_that_finds_other_gpus_does_not_relabel_the_old_rows(fake):
+    two = TWO_GPUS + f"0.proc {os.getpid()} 4096\n"
+    fake.configure(two)
+    with Sampler(containers=["/"], history=8, nvml_library=fake.path,
+                 accelerators={"mode": True, "process_interval": 0, "idle_timeout": 0, "interval": 0}) as s:
+        s.sample()
+        assert [a["id"] for a in s.accelerator_usage("/")] == ["GPU-0b9f3c2e-1111-2222-3333-444455556666"]
+        fake.configure(TWO_GPUS)                     # no process: the next sweep shuts NVML down
+        s.sample()
+        assert s.accelerator_status == "idle"
+        fake.configure(FOUR_GPUS + f"2.proc {os.getpid()} 4096\n")     # other GPUs, found by the reload
+        s.refresh()
+        assert s.accelerator_status == "ok"
+        rows, _ = s.gpu_history
+        assert rows.shape[1] == 4 and len(s.accelerators.devices) == 4    # at once, before a sweep
+        assert not rows["valid"].any()               # the old GPUs' rows are not shown as the new ones'
+        s.sample()
+        info = s.container_info("/")
+        assert [a.id for st in info.stats for a in (st.accelerators or [])] == ["GPU-B-2"]
+
+
+def test_a_fork_child_has_no_gpu_data_and_says_why(fake):
+    fake.configure(TWO_GPUS + f"0.proc {os.getpid()} 4096\n")
+    with Sampler(containers=["/"], history=4, nvml_library=fake.path,
+                 accelerators={"mode": True, "interval": 0}) as s:
+        s.sample()
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:                                  # the child: one line back, then out
+            try:
+                s.sample()
+                status, valid = s.accelerator_status, bool(s.gpu_history[0]["valid"][-1].any())
+                t0 = time.monotonic()
+                s.close()
+                msg = f"{status} {valid} {time.monotonic() - t0 < 0.5} {s.accelerator_status}"
+            except Exception as e:                    # noqa: BLE001 - reported to the parent
+                msg = f"error {e!r}"
+            os.write(w, msg.encode())
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        with os.fdopen(r) as f:
+            got = f.read()
+        assert got == "forked False True closed", got
+        s.sample()                                    # the parent goes on
+        assert s.accelerator_status == "ok" and all(s.gpu_history[0]["valid"][-1])
+
+
+def test_a_fork_child_marks_the_gpus_forked_before_close(fake):
+    fake.configure(TWO_GPUS)
+    acc = Accelerators(4, True, fake.path, interval=0, version=2)
+    try:
+        acc.attach("/")
+        acc._procs = {"/": {0: [(1, 1)]}}
+        acc.sample(0)
+        r, w = os.pipe()
+        pid = os.fork()
+        if pid == 0:
+            acc.sample(1)
+            os.write(w, f"{acc.status} {acc.stats(1, '/')}".encode())
+            os._exit(0)
+        os.close(w)
+        os.waitpid(pid, 0)
+        with os.fdopen(r) as f:
+            assert f.read() == "forked None"
+    finally:
+        acc.close()
+
+
+def test_close_called_on_the_nvml_thread_itself_does_not_wait_for_itself(fake):
+    # (a garbage collection on that thread can run a forgotten Sampler's __del__)
+    fake.configure(TWO_GPUS)
+    acc = Accelerators(2, True, fake.path, version=2)
+    t0 = time.monotonic()
+    job = acc._nvt.call(acc.close, 5.0)
+    assert job.done.is_set() and job.error is None and time.monotonic() - t0 < 1.0
+    assert acc.status == "closed"
+    assert wait_for(lambda: fake.init_count() == 0)
+
+
+def test_attach_and_detach_racing_refresh_while_idle(fake):
+    fake.configure(TWO_GPUS)
+    acc = Accelerators(2, True, fake.path, process_interval=None, idle_timeout=0, version=2)
+    try:
+        acc.sample(0)
+        assert acc.status == "idle"
+        errors, stop = [], threading.Event()
+
+        def churn():
+            i = 0
+            while not stop.is_set():
+                acc.attach(f"/c{i % 50}")
+                acc.detach(f"/c{(i + 25) % 50}")
+                i += 1
+        t = threading.Thread(target=churn)
+        t.start()
+        try:
+            for _ in range(3000):
+                try:
+                    acc.refresh()
+                except Exception as e:               # noqa: BLE001 - the race under test
+                    errors.append(repr(e))
+                    break
+        finally:
+            stop.set()
+            t.join()
+        assert errors == []
+    finally:
+        acc.close()

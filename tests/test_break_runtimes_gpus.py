@@ -62,6 +62,9 @@ class Runtime:
                 conn, _ = self.socket.accept()
                 return conn, ("local", 0)
 
+            def handle_error(self, request, client_address):
+                pass                     # a client that gave up (timed out): nothing to report
+
         self.server = Server(self.path, Handler)
         threading.Thread(target=self.server.serve_forever, daemon=True).start()
 

@@ -141,3 +141,85 @@ def test_a_crio_creation_time_past_year_9999_is_unknown_not_a_crash():
     far = runtimes.parse_crio({"name": "x", "created_time": 300000000000 * 10**9}, "c" * 64)
     near = runtimes.parse_crio({"name": "x", "created_time": 1700000000 * 10**9}, "c" * 64)
     assert far.created is None and near.created.unix_ns == 1700000000 * 10**9
+
+
+def test_an_exact_name_of_a_vanished_container_beats_a_prefix_of_a_running_one(tmp_path):
+    why = v1_available()
+    if why:
+        pytest.skip(why)
+    from cgsampler.sampler import Sampler
+    web, web2 = ids(2)
+    names = {web: "web", web2: "web-2"}
+    srv = Runtime(tmp_path / "docker.sock", answering(lambda c: (200, running(c, names[c]))))
+    parent = f"/cgs-test-{uuid.uuid4().hex[:8]}"
+    made = make_cgroups([parent, f"{parent}/docker", f"{parent}/docker/{web}", f"{parent}/docker/{web2}"])
+    try:
+        with Sampler(None, history=8, runtimes={"docker": srv.path}, accelerators=False) as s:
+            s.sample()
+            assert s.lookup("web") == f"{parent}/docker/{web}"
+            made[2].remove()                       # docker rm -f web
+            s.sample()
+            s.refresh()
+            assert f"{parent}/docker/{web}" in s.retired
+            assert s.lookup("web") == f"{parent}/docker/{web}"     # not web-2, a prefix match
+            assert s.lookup("web-") == f"{parent}/docker/{web2}"
+    finally:
+        srv.close()
+        for cg in reversed(made):
+            cg.remove()
+
+
+def test_a_runtime_whose_every_inspect_hangs_is_down_after_two_and_others_are_named(tmp_path):
+    hung = ids(20)
+    (healthy,) = [f"{i:064x}" for i in (999,)]
+
+    def docker(cid):
+        time.sleep(3.0)                            # /version answers, every inspect hangs
+        return 200, running(cid)
+    d = Runtime(tmp_path / "docker.sock", answering(docker))
+    p = Runtime(tmp_path / "podman.sock", answering(lambda c: (200, running(c, "healthy"))))
+    reg = runtimes.Registry({"docker": d.path, "podman": p.path}, timeout=0.3)
+    names = [f"/docker/{c}" for c in hung] + [f"/libpod_parent/libpod-{healthy}"]
+    try:
+        t0 = time.monotonic()
+        for n in names:
+            reg.submit(n)
+        assert reg.find("healthy", names) == names[-1]
+        assert time.monotonic() - t0 < 2.0         # two timeouts and a probe, not twenty timeouts
+        assert "2 container requests in a row timed out" in reg.errors["docker"]
+    finally:
+        reg.close()
+        d.close()
+        p.close()
+
+
+def test_a_container_that_stays_created_is_asked_again_without_a_growing_back_off(tmp_path, fast_backoff):
+    (cid,) = ids(1)
+    asked = []
+
+    def answer(c):
+        asked.append(time.monotonic())
+        doc = running(c)
+        doc["State"] = {"Running": False, "Status": "created", "Pid": 0}
+        return 200, doc
+    srv = Runtime(tmp_path / "docker.sock", answering(answer))
+    reg = runtimes.Registry({"docker": srv.path}, timeout=1.0)
+    name = f"/docker/{cid}"
+    try:
+        reg.submit(name)
+        for _ in range(6):                         # refresh() every 0.1 s: asked each time
+            assert reg.wait([name])
+            time.sleep(0.1)
+            reg.retry()
+        assert reg.wait([name]) and len(asked) >= 6
+    finally:
+        reg.close()
+        srv.close()
+
+
+def test_a_runtime_timeout_past_an_hour_is_refused():
+    with pytest.raises(errors.InvalidOption, match="at most 3600"):
+        runtimes.Registry({}, timeout=1e300)
+    from cgsampler import cli
+    with pytest.raises(cli.CliError, match="at most 3600"):
+        cli.build_parser().parse_args(["--runtime-timeout", "1e300", "top", "--once"])

@@ -36,6 +36,7 @@ import glob
 import os
 import threading
 import time
+import weakref
 from collections import deque
 
 import numpy as np
@@ -149,13 +150,20 @@ class _NvmlThread:
         self._thread.start()
 
     def call(self, fn, timeout) -> _Job:
-        """Runs fn() on the thread; waits at most `timeout` s (job.done tells)."""
+        """Runs fn() on the thread; waits at most `timeout` s (job.done tells;
+        never done once the thread is stopped)."""
         job = _Job(fn)
         with self._cond:
+            if self._stop:
+                return job
             self._jobs.append(job)
             self._cond.notify()
-        job.done.wait(timeout)
+        if not self.is_current():          # a job of this thread cannot wait for another
+            job.done.wait(timeout)
         return job
+
+    def is_current(self) -> bool:
+        return threading.current_thread() is self._thread
 
     @property
     def idle(self) -> bool:
@@ -170,7 +178,8 @@ class _NvmlThread:
         with self._cond:
             self._stop = True
             self._cond.notify()
-        self._thread.join(timeout)
+        if not self.is_current():
+            self._thread.join(timeout)
 
     def _run(self):
         while True:
@@ -259,13 +268,17 @@ class Accelerators:
         self._minors = {}           # container -> GPU minors its devices.list allows
         self._names = set()         # containers attached
         self._closed = False
-        self.status, self.detail = "disabled", "accelerators=False"
+        self._forked = False
+        self._loads = 0             # loads finished (under _lock)
+        self._hung_s = 0.0          # how long the NVML call in flight has run, past HUNG_AFTER (0: none)
+        self._status, self._detail = "disabled", "accelerators=False"
         if mode is False:
             return
         if not wanted:
-            self.status = "no NVIDIA device"
-            self.detail = f"no PCI device with vendor {NVIDIA_VENDOR} under {sys_root}/bus/pci/devices"
+            self._status = "no NVIDIA device"
+            self._detail = f"no PCI device with vendor {NVIDIA_VENDOR} under {sys_root}/bus/pci/devices"
             return
+        _LIVE.add(self)
         self._nvt = _NvmlThread()
         self._load_and_wait()
         with self._lock:
@@ -273,15 +286,29 @@ class Accelerators:
 
     # --- lifetime (the _load/_shutdown/_read* methods run on the NVML thread) ------------
 
+    @property
+    def status(self) -> str:
+        """"ok", or why there is no GPU data (see the module docstring)."""
+        return "not answering" if self._hung_s else self._status
+
+    @property
+    def detail(self) -> str:
+        if self._hung_s:
+            return (f"an NVML call has not returned for {self._hung_s:.0f} s (a GPU lost, or the "
+                    "driver hung); the GPUs come back when it does")
+        return self._detail
+
     def _load_and_wait(self):
+        with self._lock:
+            before = self._loads
         job = self._nvt.call(self._load, self._init_timeout + LOAD_GRACE)
-        if not job.done.is_set():
-            with self._lock:
-                self.status = "init timed out"
-                self.detail = (f"loading {self._library or nvml.DEFAULT_LIBRARY} took over "
-                               f"{self._init_timeout + LOAD_GRACE:g} s (it goes on in the background)")
+        with self._lock:
+            if self._loads == before and not self._closed:     # not finished, even now
+                self._status = "init timed out"
+                self._detail = (f"loading {self._library or nvml.DEFAULT_LIBRARY} took over "
+                                f"{self._init_timeout + LOAD_GRACE:g} s (it goes on in the background)")
                 self._next_retry = time.monotonic_ns() + int(RETRY_INTERVAL * 1e9)
-        elif job.error is not None:
+        if job.done.is_set() and job.error is not None:
             raise job.error
 
     def _load(self):
@@ -289,10 +316,11 @@ class Accelerators:
         devices = self._nv.devices if ok else []
         now = time.monotonic_ns()
         with self._lock:
+            self._loads += 1
             if self._closed:                 # close() gave up waiting for this load
                 self._nv.close()
                 return False
-            self.status, self.detail = self._nv.status, self._nv.detail
+            self._status, self._detail = self._nv.status, self._nv.detail
             self._next_retry = now + int(RETRY_INTERVAL * 1e9)
             if not ok:
                 return False
@@ -311,16 +339,24 @@ class Accelerators:
     def _shutdown(self, status, detail):
         self._nv.close()
         with self._lock:
-            self.status, self.detail = status, detail
+            self._status, self._detail = status, detail
             self._procs = {}
             self._latest_ns = 0
 
+    def adopt(self):
+        """The ring follows the device list of the last load (the sweep's side:
+        sample(), stats() and history(), all under the Sampler's lock). Other GPUs
+        than before (another count, or other UUIDs) get a new ring: the old rows
+        were read from the old ones."""
+        with self._lock:
+            self._adopt()
+
     def _adopt(self):
-        """The ring follows the device list of the last load (under _lock, in the sweep)."""
         if self._ring_gen == self._gen:
             return
         g = len(self._devices)
-        if self._ring is None or self._ring.shape[1] != g:
+        same = [d["uuid"] for d in self._devices] == [d["uuid"] for d in self._ring_devices]
+        if self._ring is None or self._ring.shape[1] != g or not same:
             self._ring = np.zeros((self._T, g), ACCELERATOR_DTYPE)
             self._read_ns = np.zeros(self._T, np.int64)
             self._views = list(self._ring)
@@ -334,12 +370,26 @@ class Accelerators:
             return
         with self._lock:
             self._closed = True
-        if self._nvt is not None:
+        _LIVE.discard(self)
+        if self._nvt is not None and not self._forked:
+            # (from the NVML thread itself, e.g. a garbage collection there: queued, not waited for)
             self._nvt.call(self._nv.close, CLOSE_WAIT)
             self._nvt.stop(CLOSE_WAIT if self._nvt.idle else 0)
         with self._lock:
-            self.status, self.detail = "closed", ""
+            self._status, self._detail = "closed", ""
+            self._hung_s = 0.0
             self._procs = {}
+
+    def _after_fork_in_child(self):
+        """The child of a fork() has no NVML thread, and NVML's state is the
+        parent's: no GPU data here (make a new Sampler in the child)."""
+        self._forked = True
+        self._lock = threading.RLock()       # the parent's may have been held by another thread
+        self._status, self._detail = "forked", ("this process is a fork() child of the one that "
+                                                "loaded NVML; make a new Sampler here for GPU data")
+        self._hung_s = 0.0
+        self._latest_ns = 0
+        self._procs = {}
 
     @property
     def loaded(self) -> bool:
@@ -371,15 +421,16 @@ class Accelerators:
             self._procs.pop(name, None)
 
     def _devices_attributed(self):
-        return any(m in self._by_minor for ms in self._minors.values() for m in ms)
+        with self._lock:        # attach()/detach() change _minors from the Sampler's refresh()
+            return any(m in self._by_minor for ms in self._minors.values() for m in ms)
 
     def refresh(self):
         """Off the hot path (Sampler.refresh, outside the Sampler's lock): loads
         NVML again where wanted, waiting for it a bounded time."""
-        if self._closed or self._nvt is None or self._nv.available or not self._nvt.idle:
+        if self._closed or self._forked or self._nvt is None or self._nv.available or not self._nvt.idle:
             return
         now = time.monotonic_ns()
-        if self.status == "idle":
+        if self._status == "idle":
             if self._devices_attributed():
                 self._load_and_wait()
             elif self._process_ns is not None and now >= self._next_probe:
@@ -388,7 +439,7 @@ class Accelerators:
                 job = self._nvt.call(self._probe_processes, self._init_timeout + LOAD_GRACE)
                 if job.error is not None:
                     raise job.error
-        elif self.status in _TRANSIENT and now >= self._next_retry:
+        elif self._status in _TRANSIENT and now >= self._next_retry:
             self._load_and_wait()
 
     def _probe_processes(self):
@@ -407,7 +458,11 @@ class Accelerators:
         """Fills ring row t with the last NVML read, asking for a new one (and
         waiting for it at most READ_WAIT s) when `interval` has passed."""
         nvt = self._nvt
-        if nvt is None or self._closed:
+        if nvt is None or self._closed or self._forked:
+            if self._ring is not None:
+                with self._lock:
+                    self._views[t]["valid"] = 0
+                    self._read_ns[t] = 0
             return
         now = time.monotonic_ns()
         if self._nv.available and nvt.idle:          # never queue behind a call that has not returned
@@ -429,12 +484,7 @@ class Accelerators:
             self._adopt()
             if self._ring is None or not self._ring_devices:
                 return
-            if hung > HUNG_AFTER:
-                self.status = "not answering"
-                self.detail = (f"an NVML call has not returned for {hung:.0f} s (a GPU lost, or the "
-                               "driver hung); the GPUs come back when it does")
-            elif self.status == "not answering":
-                self.status, self.detail = self._nv.status, self._nv.detail
+            self._hung_s = hung if hung > HUNG_AFTER else 0.0
             if (self._latest_ns == 0 or hung > HUNG_AFTER or not self._nv.available
                     or len(self._latest) != self._ring.shape[1]):
                 self._views[t]["valid"] = 0
@@ -531,6 +581,7 @@ class Accelerators:
     def stats(self, t, name):
         """The container's AcceleratorStats at ring row t (devices with data
         there), or None."""
+        self.adopt()
         if self._ring is None or self._read_ns[t] == 0:
             return None
         out = []
@@ -601,9 +652,23 @@ class Accelerators:
 
     def history(self, rows):
         """(ring [len(rows), G] copy, read times [len(rows)]) for ring rows."""
+        self.adopt()                  # a reload's devices, even before the next sweep
         if self._ring is None:
             return np.zeros((len(rows), 0), ACCELERATOR_DTYPE), np.zeros(len(rows), np.int64)
         return self._ring[rows], self._read_ns[rows]
 
     def __repr__(self):
         return f"<Accelerators {self.status!r} devices={len(self._devices)}>"
+
+
+# Accelerators with an NVML thread: a fork() child marks them unusable.
+_LIVE = weakref.WeakSet()
+
+
+def _after_fork_in_child():
+    for acc in list(_LIVE):
+        acc._after_fork_in_child()
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)

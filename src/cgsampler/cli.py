@@ -70,16 +70,17 @@ class _Parser(argparse.ArgumentParser):
         raise CliError(f"{message} (see '{self.prog} --help')", 2)
 
 
-def _positive(kind):
+def _positive(kind, most=None):
     what = "a whole number" if kind is int else "a number"
+    bound = f" and at most {most:g}" if most is not None else ""
 
     def parse(text):
         try:
             value = kind(text)
         except ValueError:
             value = None
-        if value is None or not (value > 0 and math.isfinite(value)):
-            raise argparse.ArgumentTypeError(f"expected {what} greater than 0, got {text!r}")
+        if value is None or not (value > 0 and math.isfinite(value)) or (most is not None and value > most):
+            raise argparse.ArgumentTypeError(f"expected {what} greater than 0{bound}, got {text!r}")
         return value
     return parse
 
@@ -105,7 +106,7 @@ def _add_roots(parser, default):
                         help="container runtime to ask for names and images: docker, podman, "
                         "containerd, crio or systemd, optionally with its socket (repeatable; "
                         "default: the runtimes whose socket exists; 'none': cgroup names only)")
-    parser.add_argument("--runtime-timeout", type=_positive(float), metavar="S",
+    parser.add_argument("--runtime-timeout", type=_positive(float, 3600), metavar="S",
                         default=RUNTIME_TIMEOUT_S if default else argparse.SUPPRESS,
                         help="seconds to wait for one runtime answer (default: "
                         f"{RUNTIME_TIMEOUT_S:g}; a runtime's first answer can be slow)")

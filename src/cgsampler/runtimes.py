@@ -50,7 +50,9 @@ DEFAULT_ENDPOINTS = {
 }
 TIMEOUT_S = 2.0          # per request to a runtime
 DOWN_RETRY_S = 5.0       # a runtime that failed is not asked again for this long
-MAX_ENTRY_RETRY_S = 300.0   # cap of one container's back-off (stuck, or not running yet)
+MAX_ENTRY_RETRY_S = 300.0   # cap of one stuck container's back-off
+MAX_TIMEOUT_S = 3600.0      # runtime_timeout above this is a mistake (and past what threading waits on)
+STUCK_IN_A_ROW = 2          # container requests timing out in a row before the runtime counts as down
 MAX_BODY = 16 << 20      # a larger answer is refused
 _YEAR_10000_NS = 253402300800 * 10**9      # RFC 3339 (and Go's JSON) stop at year 9999
 
@@ -500,8 +502,9 @@ class Registry:
             env_allow = [env_allow]
         self.endpoints = _parse_runtimes(runtimes)
         self.timeout = float(timeout)
-        if not self.timeout > 0:
-            raise errors.InvalidOption(f"runtime_timeout must be > 0 seconds, got {timeout!r}")
+        if not 0 < self.timeout <= MAX_TIMEOUT_S:
+            raise errors.InvalidOption(f"runtime_timeout must be > 0 and at most {MAX_TIMEOUT_S:g} "
+                                       f"seconds, got {timeout!r}")
         self._env_allow = tuple(env_allow)
         self._auto = runtimes is None       # look again for runtimes whose socket appears later
         self._next_discovery = time.monotonic() + DOWN_RETRY_S
@@ -512,6 +515,7 @@ class Registry:
         self._queue = deque()
         self._cond = threading.Condition()
         self._down_until: dict[str, float] = {}
+        self._stuck: dict[str, int] = {}       # container requests timed out in a row, per runtime
         self._errors: dict[str, str] = {}
         self._thread = None
         self._closed = False
@@ -601,17 +605,19 @@ class Registry:
                 if self._entries.get(name) is e:
                     e.meta = meta or path_only(e.match, name)
                     e.failed, e.pending = failed, False
-                    if own:                 # this container's own trouble: its own back-off
+                    if own == "stuck":      # its own request hangs: a back-off of its own, doubling
                         e.retry_at = time.monotonic() + min(DOWN_RETRY_S * 2 ** e.tries, MAX_ENTRY_RETRY_S)
                         e.tries += 1
+                    elif own == "not running":   # asked again soon: it may start at any moment
+                        e.retry_at = time.monotonic() + DOWN_RETRY_S
                     elif not failed:
                         e.tries = 0
                 self._cond.notify_all()
 
     def _lookup(self, name, match):
-        """(Metadata or None, whether it is worth asking again, whether the
-        reason is the container's own: stuck or not running, the runtime fine)."""
-        failed = own = False
+        """(Metadata or None, whether it is worth asking again, and the
+        container's own reason when the runtime is fine: "stuck", "not running" or None)."""
+        failed, own = False, None
         for rt in match.candidates:
             with self._cond:
                 client = self._clients.get(rt)
@@ -623,15 +629,20 @@ class Registry:
             try:
                 meta = client.inspect(match.id, name)
             except NotRunning:
-                failed = own = True         # created, not started: asked again later
+                failed, own = True, "not running"     # created, not started: asked again later
+                self._stuck[rt] = 0
                 continue
             except RuntimeTimeout as ex:
                 failed = True
-                if client.ping():           # the runtime answers: only this container is stuck
-                    own = True
+                self._stuck[rt] = self._stuck.get(rt, 0) + 1
+                if self._stuck[rt] < STUCK_IN_A_ROW and client.ping():
+                    own = "stuck"           # the runtime answers: only this container hangs
                     continue
+                # Down, or every container request hangs though /version answers:
+                # either way not worth a timeout per container.
                 self._down_until[rt] = time.monotonic() + DOWN_RETRY_S
-                self._errors[rt] = str(ex)
+                self._errors[rt] = (str(ex) if self._stuck[rt] < STUCK_IN_A_ROW else
+                                    f"{ex}; {self._stuck[rt]} container requests in a row timed out")
                 continue
             except RuntimeDown as ex:
                 self._down_until[rt] = time.monotonic() + DOWN_RETRY_S
@@ -646,8 +657,9 @@ class Registry:
                 continue
             self._errors.pop(rt, None)
             self._down_until.pop(rt, None)
+            self._stuck[rt] = 0
             if meta is not None:
-                return meta, False, False
+                return meta, False, None
         return None, failed, own
 
     # query side (never called from a sweep)
@@ -683,11 +695,12 @@ class Registry:
         with self._cond:
             return dict(self._errors)
 
-    def find(self, alias: str, names) -> str:
+    def find(self, alias: str, names, prefixes=True) -> str:
         """The cgroup name of the container that `alias` names: an alias, the
         runtime's name for it, its full id, a systemd unit, else a unique prefix of one (cAdvisor's docker
-        endpoint rule). Ids come from the runtime's answer, or from the cgroup name
-        where the runtime has not answered. UnknownContainer if none or several match."""
+        endpoint rule; `prefixes`=False: exact keys only). Ids come from the runtime's
+        answer, or from the cgroup name where the runtime has not answered.
+        UnknownContainer if none matches, AmbiguousName if several do."""
         names = list(names)
         # Wait while the lookups make progress: the timeout bounds one request,
         # and hundreds of containers queued at once take longer than one.
@@ -706,7 +719,7 @@ class Registry:
                 out.append(e.match.id)      # the id in the cgroup name: found even with the runtime down
             return out + [e.match.unit] if e.match.unit else out
         exact = sorted({n for n, e in known if alias in keys(n, e)})
-        if not exact:
+        if not exact and prefixes:
             exact = sorted({n for n, e in known if any(k.startswith(alias) for k in keys(n, e) if k)})
         if len(exact) == 1:
             return exact[0]

@@ -9,6 +9,8 @@ import errno
 import os
 import resource
 import threading
+import time
+from collections import deque
 
 import numpy as np
 
@@ -29,6 +31,8 @@ NETWORK_GROUPS = ("network", "tcp", "udp")
 SOCKET_INTERVAL = 5.0   # default seconds between socket-table reads (benchmarks/README.md)
 SCHEDSTAT_INTERVAL = 1.0    # default seconds between schedstat reads
 PROC_LOAD_INTERVAL = 1.0    # ... and between task-state counts from /proc (no taskstats)
+YIELD_STEP_S = 0.0001   # sample() sleeps in steps of this while another caller waits for the lock
+YIELD_MAX_S = 0.05      # ... at most this long (then it takes its turn)
 
 
 def raise_fd_limit() -> int:
@@ -235,6 +239,7 @@ class Sampler:
         # sweep runs without the GIL, so another thread's refresh() or close()
         # could otherwise free what it is reading.
         self._lock = threading.RLock()
+        self._waiters = deque()          # callers of _turn() waiting for the lock
         for tname, table in schema.KEY_TABLES.items():
             presence = schema.PRESENCE_KEYS.get(tname)
             self._engine.set_table(_TABLE_IDS[tname], [
@@ -320,7 +325,7 @@ class Sampler:
     def refresh(self):
         """Picks up new cgroups and drops vanished ones whose history has aged out
         of the ring. Returns (added, dropped) name lists."""
-        with self._lock:
+        with self._turn():
             out = self._refresh()
         # An NVML (re)load waits for the library a bounded time: outside the
         # lock, so sweeps in other threads go on meanwhile.
@@ -545,6 +550,8 @@ class Sampler:
 
     def sample(self):
         """One sweep over all containers into the next row of the ring."""
+        if self._waiters:
+            self._yield_to_waiters()
         with self._lock:
             if self._closed:
                 self._check_open()
@@ -557,6 +564,18 @@ class Sampler:
             if self._t == self._T:
                 self._t = 0
             self._count += 1
+
+    def _turn(self):
+        """The lock, for everything but sample(): a thread sampling in a loop
+        releases and takes the lock again at once, and an OS lock is not fair, so
+        a refresh() or a query from another thread could wait for many sweeps.
+        A caller waiting here is seen by sample(), which lets it go first."""
+        return _Turn(self._lock, self._waiters)
+
+    def _yield_to_waiters(self):
+        deadline = time.monotonic() + YIELD_MAX_S
+        while self._waiters and time.monotonic() < deadline:
+            time.sleep(YIELD_STEP_S)
 
     def _rows(self):
         """Ring row indices, oldest first."""
@@ -583,19 +602,19 @@ class Sampler:
     def stats(self) -> np.ndarray:
         """The history as a (samples, containers) array of STATS_DTYPE, oldest first,
         columns in the order of `names` (a copy)."""
-        with self._lock:
+        with self._turn():
             return self._stats[self._rows()][:, self._cols()]
 
     @property
     def percpu(self) -> np.ndarray:
         """(samples, containers, cpus) per-CPU usage in ns; `stats["cpu_percpu_count"]` entries valid."""
-        with self._lock:
+        with self._turn():
             return self._percpu[self._rows()][:, self._cols()]
 
     @property
     def disk(self) -> np.ndarray:
         """(samples, containers, entries) of DISK_ENTRY_DTYPE; `stats["diskio_count"]` entries valid."""
-        with self._lock:
+        with self._turn():
             return self._disk[self._rows()][:, self._cols()]
 
     @property
@@ -604,7 +623,7 @@ class Sampler:
         their history, (samples, partitions) of filesystems.FS_DTYPE, oldest first
         (a copy; empty with disable=("filesystem",)). A partition table changed
         by a mount since the last refresh() starts a new history."""
-        with self._lock:
+        with self._turn():
             if self._fs is None:
                 return [], np.zeros((len(self._rows()), 0), dtype=filesystems.FS_DTYPE)
             return list(self._partitions), self._fs.fs[self._rows()]
@@ -613,7 +632,7 @@ class Sampler:
     def interfaces(self) -> np.ndarray:
         """(samples, containers, max_interfaces) of IFACE_DTYPE: each container's
         network interfaces, `stats["network_iface_count"]` entries valid."""
-        with self._lock:
+        with self._turn():
             return self._net[self._rows()][:, self._cols()]
 
     @property
@@ -632,14 +651,14 @@ class Sampler:
     def accelerator_usage(self, name) -> list:
         """The GPUs attributed to the container, with the GPU memory its own
         processes use (process path); see Accelerators.usage."""
-        with self._lock:
+        with self._turn():
             return self._acc.usage(self._get(name).name)
 
     @property
     def gpu_history(self):
         """(samples, GPUs) of nvml.ACCELERATOR_DTYPE, oldest first, and the wall
         ns each row's values were read (carried between NVML reads)."""
-        with self._lock:
+        with self._turn():
             return self._acc.history(self._rows())
 
     @property
@@ -673,7 +692,7 @@ class Sampler:
 
     def errors(self, name) -> dict:
         """Read and parse error counters of one container, with the last failing file."""
-        with self._lock:
+        with self._turn():
             c = self._get(name)
             out = self._engine.slot_errors(c.slot)
             if c.netns is not None:
@@ -735,7 +754,7 @@ class Sampler:
             request = v1.default_container_info_request()
         name = self.lookup(name)
         self._rt.wait([name])         # a pending runtime lookup, outside the sweep lock
-        with self._lock:
+        with self._turn():
             return self._container_info(name, request)
 
     def _container_info(self, name, request):
@@ -787,17 +806,22 @@ class Sampler:
         if key in self._containers or name.startswith("/"):
             return key
         live = [n for n, c in self._containers.items() if c.retired_at is None]
-        try:
-            return self._rt.find(name, live)
-        except errors.AmbiguousName:
-            raise
-        except errors.UnknownContainer:
-            # A container that vanished is still found while its history lasts,
-            # but one running under the same name comes first (podman rm; run).
-            gone = [n for n, c in self._containers.items() if c.retired_at is not None]
-            if not gone:
+        gone = [n for n, c in self._containers.items() if c.retired_at is not None]
+        # Exact keys before prefixes, and among each, a running container before
+        # one that vanished (still found while its history lasts): `podman rm web;
+        # podman run --name web` finds the new web, and "web" never finds
+        # "web-2" while a vanished "web" is still kept.
+        for names, prefixes in ((live, False), (gone, False), (live, True), (gone, True)):
+            if not names:
+                continue
+            try:
+                return self._rt.find(name, names, prefixes=prefixes)
+            except errors.AmbiguousName:
                 raise
-            return self._rt.find(name, gone)
+            except errors.UnknownContainer as e:
+                last = e
+        raise last if live or gone else errors.UnknownContainer(
+            f"no container named {name!r}: this sampler tracks no container")
 
     def metadata(self, name, wait=True):
         """The container's runtimes.Metadata (runtime, id, name, aliases,
@@ -832,8 +856,11 @@ class Sampler:
         lock = getattr(self, "_lock", None)
         if lock is None:                  # __init__ failed before the engine existed
             return
-        with lock:
-            if not self._closed:
+        with _Turn(lock, self._waiters):
+            if getattr(self, "_closed", False):
+                return
+            self._closed = True       # first: a failure below must not leave it half open
+            try:
                 for c in list(self._containers.values()):
                     self._release_netns(c)
                     self._engine.remove_slot(c.slot)
@@ -842,14 +869,12 @@ class Sampler:
                 self._engine.set_proc_root(None)
                 if self._fs is not None:
                     self._fs.close()
-                acc = getattr(self, "_acc", None)
-                if acc is not None:
-                    acc.close()
                 self._containers.clear()
-                rt = getattr(self, "_rt", None)
-                if rt is not None:
-                    rt.close()
-                self._closed = True
+            finally:
+                for part in ("_acc", "_rt"):
+                    obj = getattr(self, part, None)
+                    if obj is not None:
+                        obj.close()
 
     def _check_open(self):
         if self._closed:
@@ -869,6 +894,24 @@ class Sampler:
 
 
 MAX_INTERVAL_S = 10 * 365 * 86400     # ten years: "practically never", still exact in int64 ns
+
+
+class _Turn:
+    """with: takes `lock`, listed in `waiters` while waiting for it."""
+    __slots__ = ("lock", "waiters")
+
+    def __init__(self, lock, waiters):
+        self.lock, self.waiters = lock, waiters
+
+    def __enter__(self):
+        self.waiters.append(None)         # deque append/pop: atomic across threads
+        try:
+            self.lock.acquire()
+        finally:
+            self.waiters.pop()
+
+    def __exit__(self, *exc):
+        self.lock.release()
 
 
 def _read_result(code):
