@@ -16,6 +16,14 @@ from test_break_runtimes_gpus import Runtime, ids, running
 VERSION = (200, {"Version": "4.3.1", "ApiVersion": "1.41"})
 
 
+def inspected(cid, is_running, name=None):
+    """An inspect answer for a container running or only created (not started)."""
+    doc = running(cid, name)
+    doc["State"] = {"Running": is_running, "Status": "running" if is_running else "created",
+                    "Pid": 7 if is_running else 0}
+    return 200, doc
+
+
 def answering(answer):
     """answer(cid) for container requests; /version answered as a live runtime does."""
     return lambda cid: VERSION if cid == "" else answer(cid)
@@ -55,12 +63,7 @@ def test_a_container_created_before_it_runs_is_named_once_it_runs(tmp_path, fast
     (cid,) = ids(1)
     state = {"running": False}
 
-    def answer(c):
-        doc = running(c, "late-starter")
-        doc["State"] = {"Running": state["running"], "Status": "running" if state["running"] else "created",
-                        "Pid": 7 if state["running"] else 0}
-        return 200, doc
-    srv = Runtime(tmp_path / "docker.sock", answering(answer))
+    srv = Runtime(tmp_path / "docker.sock", answering(lambda c: inspected(c, state["running"], "late-starter")))
     reg = runtimes.Registry({"docker": srv.path}, timeout=1.0)
     name = f"/docker/{cid}"
     try:
@@ -199,9 +202,7 @@ def test_a_container_that_stays_created_is_asked_again_without_a_growing_back_of
 
     def answer(c):
         asked.append(time.monotonic())
-        doc = running(c)
-        doc["State"] = {"Running": False, "Status": "created", "Pid": 0}
-        return 200, doc
+        return inspected(c, False)
     srv = Runtime(tmp_path / "docker.sock", answering(answer))
     reg = runtimes.Registry({"docker": srv.path}, timeout=1.0)
     name = f"/docker/{cid}"
