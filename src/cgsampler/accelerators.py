@@ -116,6 +116,11 @@ def _ancestors(name):
     return out
 
 
+def _minor_rows(devices) -> dict:
+    """minor -> row of each physical GPU of a device list (MIG instances share their GPU's)."""
+    return {d["minor"]: d["row"] for d in devices if d["minor"] is not None and not d["mig_instance"]}
+
+
 def _in_child_pid_namespace(proc_root) -> bool:
     """This process lives in a PID namespace below the host's (its NSpid line
     lists more than one pid): NVML's host pids mean other processes here."""
@@ -308,8 +313,7 @@ class Accelerators:
                 self._detail = (f"loading {self._library or nvml.DEFAULT_LIBRARY} took over "
                                 f"{self._init_timeout + LOAD_GRACE:g} s (it goes on in the background)")
                 self._next_retry = time.monotonic_ns() + int(RETRY_INTERVAL * 1e9)
-        if job.done.is_set() and job.error is not None:
-            raise job.error
+        self._check(job)
 
     def _load(self):
         ok = self._nv.load(self._library, timeout_s=self._init_timeout)
@@ -326,8 +330,7 @@ class Accelerators:
                 return False
             self._gen += 1
             self._devices = devices
-            self._by_minor = {d["minor"]: d["row"] for d in devices
-                              if d["minor"] is not None and not d["mig_instance"]}
+            self._by_minor = _minor_rows(devices)
             self._remember(d["mig_error"] for d in devices)
             self._latest = np.zeros(len(devices), ACCELERATOR_DTYPE)
             self._latest_ns = 0
@@ -436,9 +439,7 @@ class Accelerators:
             elif self._process_ns is not None and now >= self._next_probe:
                 # Look for GPU processes; with none found, let go again.
                 self._next_probe = now + max(self._process_ns, self._idle_ns)
-                job = self._nvt.call(self._probe_processes, self._init_timeout + LOAD_GRACE)
-                if job.error is not None:
-                    raise job.error
+                self._check(self._nvt.call(self._probe_processes, self._init_timeout + LOAD_GRACE))
         elif self._status in _TRANSIENT and now >= self._next_retry:
             self._load_and_wait()
 
@@ -495,6 +496,7 @@ class Accelerators:
 
     @staticmethod
     def _check(job):
+        """Raises what a finished job raised (a bug, not an NVML error: those are statuses)."""
         if job.done.is_set() and job.error is not None:
             raise job.error
 
@@ -572,7 +574,7 @@ class Accelerators:
     # --- queries (under the Sampler's lock, like the sweep) ---------------------------------
 
     def _rows_of(self, name, devices):
-        by_minor = {d["minor"]: d["row"] for d in devices if d["minor"] is not None and not d["mig_instance"]}
+        by_minor = _minor_rows(devices)
         with self._lock:
             minors, procs = self._minors.get(name, ()), self._procs.get(name, {})
         rows = {by_minor[m] for m in minors if m in by_minor}

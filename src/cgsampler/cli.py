@@ -39,6 +39,7 @@ import zlib
 import numpy as np
 
 from cgsampler import __version__, errors, hierarchy, schema
+from cgsampler.runtimes import MAX_TIMEOUT_S
 
 PROG = "cgsampler"
 
@@ -106,7 +107,7 @@ def _add_roots(parser, default):
                         help="container runtime to ask for names and images: docker, podman, "
                         "containerd, crio or systemd, optionally with its socket (repeatable; "
                         "default: the runtimes whose socket exists; 'none': cgroup names only)")
-    parser.add_argument("--runtime-timeout", type=_positive(float, 3600), metavar="S",
+    parser.add_argument("--runtime-timeout", type=_positive(float, MAX_TIMEOUT_S), metavar="S",
                         default=RUNTIME_TIMEOUT_S if default else argparse.SUPPRESS,
                         help="seconds to wait for one runtime answer (default: "
                         f"{RUNTIME_TIMEOUT_S:g}; a runtime's first answer can be slow)")

@@ -338,6 +338,14 @@ def http_get_json(sock_path: str, path: str, timeout: float = TIMEOUT_S):
         raise RuntimeDown(f"{sock_path}: HTTP {status} to {path} is not JSON") from None
 
 
+def _answers(sock_path: str, path: str, timeout: float) -> bool:
+    """GET `path` answers 200 in time (a runtime's liveness probe)."""
+    try:
+        return http_get_json(sock_path, path, timeout)[0] == 200
+    except RuntimeDown:
+        return False
+
+
 def _socket_path(endpoint: str) -> str:
     return endpoint[len("unix://"):] if endpoint.startswith("unix://") else endpoint
 
@@ -362,10 +370,7 @@ class DockerAPI:
 
     def ping(self) -> bool:
         """The runtime answers a request that touches no container."""
-        try:
-            return http_get_json(self.endpoint, "/version", self.timeout)[0] == 200
-        except RuntimeDown:
-            return False
+        return _answers(self.endpoint, "/version", self.timeout)
 
 
 class CrioAPI:
@@ -383,10 +388,7 @@ class CrioAPI:
         return parse_crio(doc, cid)
 
     def ping(self) -> bool:
-        try:
-            return http_get_json(self.endpoint, "/info", self.timeout)[0] == 200
-        except RuntimeDown:
-            return False
+        return _answers(self.endpoint, "/info", self.timeout)
 
 
 class ContainerdState:
@@ -486,7 +488,7 @@ class _Entry:
         self.pending = True     # queued or being looked up
         self.failed = False     # no answer yet (runtime down, container stuck or not running): retry()
         self.retry_at = 0.0     # monotonic time before which retry() leaves it alone
-        self.tries = 0          # answers that said "stuck" or "not running": the back-off doubles
+        self.tries = 0          # its requests that timed out in a row: the "stuck" back-off doubles
 
 
 class Registry:

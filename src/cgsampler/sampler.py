@@ -346,7 +346,7 @@ class Sampler:
         lines = filesystems.diskstats_lines(diskstats)
         if self._fs is not None and parts == self._partitions and lines <= self._fs.max_disks:
             return                   # same table, and room for every diskstats line
-        fs = filesystems.fs_sampler(parts, self._T, diskstats)
+        fs = filesystems.fs_sampler(parts, self._T, diskstats, filesystems.disk_capacity(lines))
         if self._fs is not None:
             self._fs.close()
         self._fs, self._partitions = fs, parts
