@@ -49,7 +49,15 @@ def test_frozen_workload_matches_runc_field_by_field(v1_cgroup, runc_anchor):
     assert p.stdout.readline() == b"ready\n"
     time.sleep(0.3)
     os.kill(p.pid, signal.SIGSTOP)
-    time.sleep(0.2)
+    # The CFS period timer goes on for a period or two after the last runnable
+    # task stops (nr_periods still moves): wait until cpu.stat is at rest.
+    deadline, last = time.monotonic() + 5, None
+    while time.monotonic() < deadline:
+        time.sleep(0.25)
+        now = cg.read("cpu", "cpu.stat")
+        if now == last:
+            break
+        last = now
     with Sampler(containers=[cg.name]) as s:
         s.sample()
         row = s.stats[0][0]
